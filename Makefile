@@ -1,0 +1,106 @@
+# starry: a toolkit of small C commands for fleets of agent processes.
+# `make` builds the commands into bin/; `make check` runs every test.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+
+CC      ?= cc
+PKGS    := jansson yaml-0.1
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DSTARRY_VERSION='"$(VERSION)"' \
+	-DSTARRY_PREFIX='"$(PREFIX)"' $(WARN) -Ilib -Ibin $(CFLAGS) $(SAN)
+LDLIBS  := -ljansson -lyaml
+UNITLIBS := -lcmocka
+
+# Objects go to $(OUT); commands to $(BINDIR). A plain build puts the
+# commands beside their sources in bin/ so PATH=$PWD/bin:$PATH finds them.
+OUT     ?= build
+BINDIR  ?= bin
+
+LIB_SRC   := $(sort $(wildcard lib/*.c))
+LIB_OBJ   := $(LIB_SRC:lib/%.c=$(OUT)/lib/%.o)
+LIBSTARRY := $(OUT)/libstarry.a
+CMDS      := $(sort $(patsubst bin/%.c,%,$(wildcard bin/starry-*.c)))
+CMD_BINS  := $(CMDS:%=$(BINDIR)/%)
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
+MAN_SRC   := $(sort $(wildcard man/man*/*.[157]))
+
+.PHONY: all check check-asan units bench demo deps deps-check install uninstall clean lint-man
+.SECONDARY:
+
+all: $(CMD_BINS)
+
+$(OUT)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(OUT)/lib
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(OUT)/bin/%.o: bin/%.c $(wildcard lib/*.h bin/*.h) | $(OUT)/bin
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBSTARRY): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+# A command is bin/starry-NAME.c plus any bin/NAME-*.c beside it.
+.SECONDEXPANSION:
+$(BINDIR)/starry-%: $(OUT)/bin/starry-%.o \
+		$$(patsubst bin/%.c,$(OUT)/bin/%.o,$$(wildcard bin/$$*-*.c)) $(LIBSTARRY) | $(BINDIR)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OUT)/tests/%: tests/unit/%.c $(LIBSTARRY) | $(OUT)/tests
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIBSTARRY) $(LDLIBS) $(UNITLIBS)
+
+$(OUT)/lib $(OUT)/bin $(OUT)/tests:
+	mkdir -p $@
+ifneq ($(BINDIR),bin)
+$(BINDIR):
+	mkdir -p $@
+endif
+
+units: $(UNIT_BINS)
+
+deps:
+	sh contrib/deps.sh install
+
+deps-check:
+	@sh contrib/deps.sh check
+
+check: deps-check
+	$(MAKE) all units
+	sh tests/run-suites $(OUT)/tests $(BINDIR)
+
+check-asan: deps-check
+	$(MAKE) OUT=build-asan BINDIR=build-asan/bin \
+		SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' \
+		CFLAGS='-O1 -g' all units
+	STARRY_SANITIZE=1 sh tests/run-suites build-asan/tests build-asan/bin
+
+bench: deps-check all
+	sh tests/bench/run $(BINDIR)
+
+demo: deps-check all
+	sh contrib/demo.sh $(BINDIR)
+
+lint-man:
+	mandoc -T lint -W warning $(MAN_SRC)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/starry \
+		$(DESTDIR)$(PREFIX)/etc/starry
+	install -m 0755 $(CMD_BINS) $(DESTDIR)$(PREFIX)/bin/
+	for m in $(MAN_SRC); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+		install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	cp -R share/starry/. $(DESTDIR)$(PREFIX)/share/starry/
+	cp -R etc/starry/. $(DESTDIR)$(PREFIX)/etc/starry/
+
+uninstall:
+	for c in $(CMDS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$c; done
+	for m in $(MAN_SRC); do s=$${m##*.}; \
+		rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; done
+	rm -rf $(DESTDIR)$(PREFIX)/share/starry $(DESTDIR)$(PREFIX)/etc/starry
+
+clean:
+	rm -rf build build-asan $(CMDS:%=bin/%)
