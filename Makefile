@@ -36,7 +36,7 @@ all: $(CMD_BINS)
 $(OUT)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(OUT)/lib
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(OUT)/bin/%.o: bin/%.c $(wildcard lib/*.h bin/*.h) | $(OUT)/bin
+$(OUT)/cmd/%.o: bin/%.c $(wildcard lib/*.h bin/*.h) | $(OUT)/cmd
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIBSTARRY): $(LIB_OBJ)
@@ -44,15 +44,15 @@ $(LIBSTARRY): $(LIB_OBJ)
 	ar rcs $@ $^
 
 # A command is bin/starry-NAME.c plus any bin/NAME-*.c beside it.
+cmd_parts = $(patsubst bin/%.c,$(OUT)/cmd/%.o,$(wildcard bin/$(1)-*.c))
 .SECONDEXPANSION:
-$(BINDIR)/starry-%: $(OUT)/bin/starry-%.o \
-		$$(patsubst bin/%.c,$(OUT)/bin/%.o,$$(wildcard bin/$$*-*.c)) $(LIBSTARRY) | $(BINDIR)
+$(BINDIR)/starry-%: $(OUT)/cmd/starry-%.o $$(call cmd_parts,$$*) $(LIBSTARRY) | $(BINDIR)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(OUT)/tests/%: tests/unit/%.c $(LIBSTARRY) | $(OUT)/tests
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIBSTARRY) $(LDLIBS) $(UNITLIBS)
 
-$(OUT)/lib $(OUT)/bin $(OUT)/tests:
+$(OUT)/lib $(OUT)/cmd $(OUT)/tests:
 	mkdir -p $@
 ifneq ($(BINDIR),bin)
 $(BINDIR):

@@ -44,10 +44,17 @@ enum event_scan_flags {
 
 /* Scan one line (without its '\n'; a trailing '\r' is white space) and
  * check the envelope. Returns 0, or -1 with err->msg a one-line reason
- * such as `missing field "id"` or `invalid JSON at byte 17: expected ':'`
- * (err->code EX_DATAERR).  A line that is a CloudEvent (has
- * "specversion") scans with view->cloudevent set and only its own
- * required attributes checked; see cloudevents.h to convert it. */
+ * such as `missing field "id"` or `invalid JSON at column 17: expected ':'`
+ * (err->code EX_DATAERR). Checks run in this order: JSON and UTF-8,
+ * "not a JSON object", duplicate routing fields, missing fields (id,
+ * timestamp, traceId, source, sessionId, priority, type, payload), then
+ * each field's value in that order, then parentId. A string field that
+ * decodes to a NUL byte (\u0000) is refused ("field \"source\": contains
+ * a NUL character"): C-string consumers would silently cut it short.
+ * A line that is a CloudEvent (has "specversion") scans with
+ * view->cloudevent set and only its own required attributes checked
+ * (string specversion, id, source, type; the view gets id, source, type
+ * and priority 3); see cloudevents.h to convert it. */
 int event_scan_line(const char *line, size_t len, unsigned flags,
     struct event_view *view, struct starry_err *err);
 
@@ -71,8 +78,11 @@ struct event_origin {
 };
 
 /* A new event (new reference) with a fresh UUID v4 id and the current
- * time. payload is stolen (NULL means JSON null). Returns NULL with err
- * filled when type or origin break the envelope's rules. */
+ * time. payload is stolen (NULL means JSON null), even on failure.
+ * Returns NULL with err filled when type or origin break the envelope's
+ * rules: EX_DATAERR and the same `field "type": ...` texts as
+ * event_scan_line (a main that took the value from its command line may
+ * exit EX_USAGE instead); EX_OSERR when memory or randomness ran out. */
 json_t *event_create(const char *type, json_t *payload,
     const struct event_origin *origin, struct starry_err *err);
 

@@ -38,7 +38,9 @@ struct jscan_error {
 /* Scan buf[0..len) as exactly one JSON value (surrounding white space
  * allowed). When the value is an object and member is not NULL, member is
  * called for each of its top-level members. *top gets the top-level value.
- * Returns 0 or -1 with *error filled. */
+ * Returns 0 or -1 with *error filled. \u0000 is valid JSON and accepted
+ * (jansson reads it only with JSON_ALLOW_NUL); unpaired surrogate escapes
+ * are not, as no JSON library downstream would take them. */
 int jscan_document(const char *buf, size_t len, struct jscan_value *top,
     jscan_member_fn member, void *ctx, struct jscan_error *error);
 
@@ -49,5 +51,19 @@ long jscan_unescape(const char *raw, size_t len, char *out, size_t cap);
 
 /* Compare a raw string slice with a plain C string, escapes resolved. */
 bool jscan_string_equals(const char *raw, size_t len, bool escaped, const char *s);
+
+/* Whether a failed scan failed on bad UTF-8 (so the caller can say
+ * "invalid UTF-8" rather than "invalid JSON"). */
+bool jscan_error_is_utf8(const struct jscan_error *error);
+
+/* The decoded length of a raw string slice from the scanner; *has_nul
+ * (may be NULL) tells whether it decodes to a NUL byte (\u0000). */
+size_t jscan_decoded_length(const char *raw, size_t len, bool *has_nul);
+
+/* The length of the valid UTF-8 character at s[0..avail) (strict: no
+ * overlongs, no surrogates, nothing past U+10FFFF), or 0 when none starts
+ * there; *bad (may be NULL) then gets how many bytes to skip: the maximal
+ * ill-formed prefix, at least 1. */
+size_t jscan_utf8_char(const char *s, size_t avail, size_t *bad);
 
 #endif

@@ -29,3 +29,27 @@ wait_for() {
 		sleep 0.02
 	done
 }
+
+# gen_events COUNT [PRIORITY] [TYPE] [START] [SESSION]: COUNT valid events,
+# one per line, with ids derived from their number (START, START+1, ...)
+# so a test can name them, and payload {"n": NUMBER}.
+gen_events() {
+	awk -v count="$1" -v prio="${2:-3}" -v type="${3:-test:event}" \
+	    -v start="${4:-1}" -v session="${5:-default}" 'BEGIN {
+		for (i = start; i < start + count; i++)
+			printf "{\"id\":\"%08x-0000-4000-8000-%012x\",\"timestamp\":1700000000000," \
+			    "\"traceId\":\"trace-1\",\"source\":\"test\",\"sessionId\":\"%s\"," \
+			    "\"priority\":%d,\"type\":\"%s\",\"payload\":{\"n\":%d}}\n",
+			    i, i, session, prio, type, i
+	}'
+}
+
+# event_id N: the id gen_events gives event number N.
+event_id() {
+	printf '%08x-0000-4000-8000-%012x' "$1" "$1"
+}
+
+# fd_pos PID FD: the file offset of a process's fd (from /proc).
+fd_pos() {
+	awk '/^pos:/ { print $2 }' "/proc/$1/fdinfo/$2" 2>/dev/null
+}

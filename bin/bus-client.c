@@ -1,0 +1,439 @@
+/* starry-bus pub and sub: the hub's clients. Publishing checks each line
+ * the way `validate` does before it is sent; subscribing prints what the
+ * hub hands out. The protocol is described in lib/hub.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "cli.h"
+#include "cloudevents.h"
+#include "hub.h"
+#include "ingest.h"
+#include "outbuf.h"
+
+static const char pub_usage[] =
+"usage: starry-bus pub [options] [FILE...]\n"
+"\n"
+"Send the events of each FILE (or stdin, or -) to the hub on\n"
+"$STARRY_RUNTIME/bus.sock. Each line is checked as by 'starry-bus validate'\n"
+"(CloudEvents are converted); an invalid line is not sent and gets a\n"
+"diagnostic with its line number and reason. pub returns once the hub has\n"
+"read everything it sent.\n"
+"\n"
+"  -r, --rejects FILE     append each rejected line to FILE, inside a\n"
+"                         KERNEL:ERROR event\n"
+"      --home DIR, --runtime DIR, --config DIR\n"
+"  -h, --help, --version\n"
+"\n"
+"Exit status: 0, 65 when a line was rejected, 66 when a FILE cannot be\n"
+"read, 69 when the hub is not running or went away.\n";
+
+static const char sub_usage[] =
+"usage: starry-bus sub [options]\n"
+"\n"
+"Subscribe to the hub on $STARRY_RUNTIME/bus.sock and print its events as\n"
+"JSON lines, lowest priority number first when they queue up. With no\n"
+"filter every event is printed; each option narrows it.\n"
+"\n"
+"  -t, --type GLOB        events whose type matches GLOB (fnmatch; repeat\n"
+"                         for several, any may match)\n"
+"  -s, --session S        events of session S\n"
+"      --trace ID         events of trace ID\n"
+"      --cloudevents      print CloudEvents 1.0 JSON documents\n"
+"      --ready-fd N       write a newline to fd N and close it once the hub\n"
+"                         has confirmed the subscription\n"
+"      --home DIR, --runtime DIR, --config DIR\n"
+"  -h, --help, --version\n"
+"\n"
+"Exit status: 0 when the hub ends the stream (or stdout is closed), 75 when\n"
+"the hub disconnected this subscriber as too slow (its last line is the\n"
+"KERNEL:ERROR event ESLOWCONSUMER), 69 when the hub is not running.\n";
+
+enum { OPT_TRACE = CLI_OPT_FREE, OPT_CLOUDEVENTS, OPT_READY_FD };
+
+static const struct option pub_options[] = {
+	{"rejects", required_argument, NULL, 'r'},
+	CLI_COMMON_LONGOPTS,
+	{NULL, 0, NULL, 0},
+};
+
+static const struct option sub_options[] = {
+	{"type", required_argument, NULL, 't'},
+	{"session", required_argument, NULL, 's'},
+	{"trace", required_argument, NULL, OPT_TRACE},
+	{"cloudevents", no_argument, NULL, OPT_CLOUDEVENTS},
+	{"ready-fd", required_argument, NULL, OPT_READY_FD},
+	CLI_COMMON_LONGOPTS,
+	{NULL, 0, NULL, 0},
+};
+
+static int
+connect_hub(const struct cli_common *common)
+{
+	struct starry_paths paths;
+	struct starry_err err;
+	int fd;
+
+	cli_resolve_paths(common, &paths);
+	fd = hub_connect(paths.runtime, &err);
+	starry_paths_free(&paths);
+	if (fd < 0)
+		diag_die_err(&err);
+	return fd;
+}
+
+/* Wait until fd is readable; riding out EINTR. */
+static int
+wait_readable(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	while (poll(&pfd, 1, -1) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/* pub */
+
+static void
+pub_send(struct outbuf *out, const char *line, size_t len)
+{
+	if (outbuf_put_line(out, line, len) < 0)
+		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
+}
+
+/* Returns 0, or -1 when the input failed (diagnosed). */
+static int
+pub_fd(struct ingest *in, struct outbuf *out, int fd, const char *name)
+{
+	struct line_reader *r = line_reader_new(fd, in->max_line);
+	struct event_view view;
+	struct starry_err err;
+	enum line_status st;
+	const char *line, *ev;
+	size_t len, evlen;
+	long lineno;
+	int rc = 0;
+
+	if (r == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	for (;;) {
+		st = line_reader_next(r, &line, &len, &lineno);
+		if (st == LINE_EOF)
+			break;
+		if (st == LINE_AGAIN) {
+			if (line_reader_fill(r) >= 0)
+				continue;
+			if (errno == EAGAIN && wait_readable(fd) == 0)
+				continue;
+			diag_error("%s: %s", name, strerror(errno));
+			rc = -1;
+			break;
+		}
+		switch (ingest_line(in, name, st, line, len, lineno, &view, &ev,
+		    &evlen, &err)) {
+		case 1:
+			/* A CloudEvent goes as it came: the hub converts it
+			 * itself, and its id need not be a UUID. */
+			if (ev == line)
+				pub_send(out, ev, evlen);
+			else
+				pub_send(out, line, len);
+			break;
+		case -1:
+			diag_die_err(&err);
+		}
+	}
+	line_reader_free(r);
+	return rc;
+}
+
+/* Half-close, then wait for the hub to close its side: it does so once it
+ * has read every line. */
+static void
+pub_finish(int fd)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (shutdown(fd, SHUT_WR) < 0)
+		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
+	for (;;) {
+		n = read(fd, buf, sizeof buf);
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		if (n == 0)
+			return;
+		diag_die(EX_UNAVAILABLE, "the hub closed the connection before "
+		    "reading every event: %s", strerror(errno));
+	}
+}
+
+int
+bus_pub_main(int argc, char **argv)
+{
+	struct cli_common common = {0};
+	struct starry_err err;
+	struct ingest in;
+	struct outbuf out;
+	const char *rejects = NULL, *name;
+	int opt, fd, sock, status = 0;
+
+	while ((opt = getopt_long(argc, argv, "r:h", pub_options, NULL)) != -1) {
+		if (cli_common_option(&common, opt, pub_usage))
+			continue;
+		if (opt == 'r')
+			rejects = optarg;
+	}
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		diag_die(EX_OSERR, "SIGPIPE: %s", strerror(errno));
+	sock = connect_hub(&common);
+	if (ingest_open(&in, "starry-bus", rejects, &err) < 0)
+		diag_die_err(&err);
+	outbuf_init(&out, sock);
+	for (int i = optind; i < argc || i == optind; i++) {
+		name = i < argc ? argv[i] : "-";
+		if (strcmp(name, "-") == 0) {
+			if (pub_fd(&in, &out, STDIN_FILENO, "<stdin>") < 0)
+				status = EX_IOERR;
+			continue;
+		}
+		fd = open(name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			diag_error("%s: %s", name, strerror(errno));
+			status = EX_NOINPUT;
+			continue;
+		}
+		if (pub_fd(&in, &out, fd, name) < 0)
+			status = EX_IOERR;
+		close(fd);
+	}
+	if (outbuf_flush(&out) < 0)
+		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
+	pub_finish(sock);
+	close(sock);
+	outbuf_free(&out);
+	if (status == 0 && in.rejected > 0)
+		status = EX_DATAERR;
+	ingest_close(&in);
+	return status;
+}
+
+/* sub */
+
+struct sub {
+	int sock;
+	int sigfd;
+	sigset_t stops;
+	struct outbuf out;
+	bool cloudevents;
+	bool subscribed;
+	bool farewell;		/* the last line was ESLOWCONSUMER */
+	int ready_fd;
+};
+
+/* Write out what is gathered. While stdout blocks, SIGTERM and SIGINT
+ * keep their default action, so a stuck reader cannot pin us. */
+static void
+sub_flush(struct sub *s)
+{
+	int rc;
+
+	if (!outbuf_pending(&s->out))
+		return;
+	sigprocmask(SIG_UNBLOCK, &s->stops, NULL);
+	rc = outbuf_flush(&s->out);
+	sigprocmask(SIG_BLOCK, &s->stops, NULL);
+	if (rc == 0)
+		return;
+	if (errno == EPIPE)
+		exit(0);	/* the reader is gone: `| head -1` */
+	diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+}
+
+static void
+sub_print(struct sub *s, const char *line, size_t len)
+{
+	struct starry_err err;
+	char *ce;
+	size_t n;
+
+	if (outbuf_pending(&s->out) && len + 1 > outbuf_room(&s->out))
+		sub_flush(s);
+	if (!s->cloudevents) {
+		if (outbuf_append(&s->out, line, len, true) < 0)
+			diag_die(EX_OSERR, "out of memory");
+		return;
+	}
+	ce = cloudevent_from_line(line, len, &n, &err);
+	if (ce == NULL) {
+		diag_warn("cannot convert an event to CloudEvents: %s", err.msg);
+		return;
+	}
+	if (outbuf_append(&s->out, ce, n, false) < 0)
+		diag_die(EX_OSERR, "out of memory");
+	free(ce);
+}
+
+static void
+sub_line(struct sub *s, const char *line, size_t len)
+{
+	struct starry_err err;
+	ssize_t n;
+
+	if (!s->subscribed) {
+		if (hub_subscribe_answer(line, len, &err) < 0)
+			diag_die_err(&err);
+		s->subscribed = true;
+		if (s->ready_fd >= 0) {
+			do
+				n = write(s->ready_fd, "\n", 1);
+			while (n < 0 && errno == EINTR);
+			if (n < 0)
+				diag_warn("--ready-fd %d: %s", s->ready_fd, strerror(errno));
+			close(s->ready_fd);
+			s->ready_fd = -1;
+		}
+		return;
+	}
+	s->farewell = hub_is_farewell(line, len);
+	sub_print(s, line, len);
+}
+
+/* Wait for the hub; 1 when a stop signal came instead. */
+static int
+sub_wait(struct sub *s)
+{
+	struct pollfd pfd[2] = {
+		{.fd = s->sock, .events = POLLIN},
+		{.fd = s->sigfd, .events = POLLIN},
+	};
+
+	for (;;) {
+		if (poll(pfd, 2, -1) >= 0)
+			return (pfd[1].revents & POLLIN) != 0;
+		if (errno != EINTR)
+			diag_die(EX_OSERR, "poll: %s", strerror(errno));
+	}
+}
+
+static int
+sub_run(struct sub *s)
+{
+	struct line_reader *r = line_reader_new(s->sock, EVENT_MAX_LINE + 4096);
+	enum line_status st;
+	const char *line;
+	size_t len;
+	long lineno;
+
+	if (r == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	for (;;) {
+		st = line_reader_next(r, &line, &len, &lineno);
+		if (st == LINE_OK) {
+			sub_line(s, line, len);
+			continue;
+		}
+		if (st == LINE_TOO_LONG || st == LINE_TRUNCATED) {
+			diag_warn("hub line %ld: %s, skipped", lineno,
+			    st == LINE_TOO_LONG ? "too long" : "cut short");
+			continue;
+		}
+		if (st == LINE_EOF)
+			break;
+		sub_flush(s);
+		if (sub_wait(s)) {
+			line_reader_free(r);
+			return 0;	/* SIGTERM or SIGINT, nothing left unwritten */
+		}
+		if (line_reader_fill(r) < 0 && errno != EAGAIN) {
+			if (errno != ECONNRESET)
+				diag_die(EX_UNAVAILABLE, "reading from the hub: %s",
+				    strerror(errno));
+			break;
+		}
+	}
+	line_reader_free(r);
+	sub_flush(s);
+	if (!s->subscribed)
+		diag_die(EX_UNAVAILABLE, "the hub closed the connection before "
+		    "confirming the subscription");
+	if (s->farewell) {
+		diag_error("the hub disconnected this subscriber as too slow");
+		return EX_TEMPFAIL;
+	}
+	return 0;
+}
+
+int
+bus_sub_main(int argc, char **argv)
+{
+	struct cli_common common = {0};
+	struct sub s = {.ready_fd = -1};
+	const char **types = NULL;
+	const char *session = NULL, *trace = NULL;
+	size_t ntypes = 0, len;
+	char *req;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "t:s:h", sub_options, NULL)) != -1) {
+		if (cli_common_option(&common, opt, sub_usage))
+			continue;
+		switch (opt) {
+		case 't':
+			types = realloc(types, (ntypes + 1) * sizeof *types);
+			if (types == NULL)
+				diag_die(EX_OSERR, "out of memory");
+			types[ntypes++] = optarg;
+			break;
+		case 's':
+			session = optarg;
+			break;
+		case OPT_TRACE:
+			trace = optarg;
+			break;
+		case OPT_CLOUDEVENTS:
+			s.cloudevents = true;
+			break;
+		case OPT_READY_FD:
+			s.ready_fd = cli_parse_int("ready-fd", optarg, 0, 1 << 20);
+			if (fcntl(s.ready_fd, F_GETFD) < 0)
+				diag_die_usage("--ready-fd %d: not an open file descriptor",
+				    s.ready_fd);
+			break;
+		}
+	}
+	if (optind < argc)
+		diag_die_usage("sub: unexpected argument '%s'", argv[optind]);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		diag_die(EX_OSERR, "SIGPIPE: %s", strerror(errno));
+	sigemptyset(&s.stops);
+	sigaddset(&s.stops, SIGTERM);
+	sigaddset(&s.stops, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &s.stops, NULL) < 0 ||
+	    (s.sigfd = signalfd(-1, &s.stops, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		diag_die(EX_OSERR, "signalfd: %s", strerror(errno));
+	s.sock = connect_hub(&common);
+	req = hub_subscribe_line(types, ntypes, session, trace, &len);
+	if (req == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	if (write_all(s.sock, req, len) < 0)
+		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
+	free(req);
+	free(types);
+	outbuf_init(&s.out, STDOUT_FILENO);
+	rc = sub_run(&s);
+	outbuf_free(&s.out);
+	close(s.sock);
+	close(s.sigfd);
+	return rc;
+}

@@ -1,0 +1,617 @@
+/* starry-bus route: merge inputs, hold events in a bounded priority queue,
+ * drop duplicates, and fan out by type glob. Backpressure, not loss: when
+ * an output's queue is full, inputs are not read until it drains. */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "cli.h"
+#include "cloudevents.h"
+#include "config.h"
+#include "dedup.h"
+#include "ingest.h"
+#include "outbuf.h"
+#include "pqueue.h"
+#include "sock.h"
+
+static const char route_usage[] =
+"usage: starry-bus route [options]\n"
+"\n"
+"Merge events from stdin and every --in, keep them in a bounded queue\n"
+"ordered by priority (0 first; FIFO within a priority), drop duplicate ids,\n"
+"and write each event to every --out whose type glob matches it.\n"
+"\n"
+"  -i, --in PATH          read a file or FIFO (- is stdin; default: stdin)\n"
+"  -o, --out GLOB=PATH    send events whose type matches GLOB to PATH: a FIFO,\n"
+"                         a file (appended), a socket, or - for stdout\n"
+"                         (default: '*=-')\n"
+"      --dedup COUNT,DURATION  the dedup window (default 65536,10m)\n"
+"      --no-dedup         pass duplicate ids on\n"
+"  -q, --queue N          events held per output before reading stops\n"
+"                         (default 65536)\n"
+"      --persist          keep FIFO inputs open when their writers leave\n"
+"  -l, --lenient          accept any non-empty id of at most 128 bytes\n"
+"  -r, --rejects FILE     append rejected lines to FILE as KERNEL:ERROR events\n"
+"      --stats            print counts on stderr at the end (and on SIGUSR1)\n"
+"      --cloudevents      write CloudEvents 1.0 JSON documents\n"
+"  -h, --help, --version\n"
+"\n"
+"SIGTERM and SIGINT stop reading and flush every queued event; a second one\n"
+"exits at once. The exit status is 65 when lines were rejected, 74 when an\n"
+"output failed.\n";
+
+enum {
+	OPT_DEDUP = CLI_OPT_FREE, OPT_NO_DEDUP, OPT_PERSIST, OPT_STATS,
+	OPT_CLOUDEVENTS,
+};
+
+static const struct option route_options[] = {
+	{"in", required_argument, NULL, 'i'},
+	{"out", required_argument, NULL, 'o'},
+	{"dedup", required_argument, NULL, OPT_DEDUP},
+	{"no-dedup", no_argument, NULL, OPT_NO_DEDUP},
+	{"queue", required_argument, NULL, 'q'},
+	{"persist", no_argument, NULL, OPT_PERSIST},
+	{"lenient", no_argument, NULL, 'l'},
+	{"rejects", required_argument, NULL, 'r'},
+	{"stats", no_argument, NULL, OPT_STATS},
+	{"cloudevents", no_argument, NULL, OPT_CLOUDEVENTS},
+	CLI_COMMON_LONGOPTS,
+	{NULL, 0, NULL, 0},
+};
+
+/* One event's bytes ('\n' included), shared by the outputs it goes to. */
+struct item {
+	unsigned refs;
+	size_t len;
+	char data[];
+};
+
+struct input {
+	const char *name;
+	int fd;
+	struct line_reader *reader;
+	bool want_read;		/* nothing whole is buffered: poll it */
+	bool done;
+};
+
+struct output {
+	char *glob;
+	bool match_all;		/* the glob is "*" */
+	const char *path;
+	struct outbuf buf;
+	struct pqueue *queue;
+	int restore_flags;	/* -1, or stdout's flags to put back */
+	bool dead;
+	uint64_t written, lost;
+};
+
+struct route {
+	struct input *in;
+	size_t nin;
+	struct output *out;
+	size_t nout;
+	struct ingest ingest;
+	struct dedup_window *dedup;
+	size_t queue_cap;
+	bool persist, cloudevents, stats, draining;
+	uint64_t read, queued;
+	int status;
+};
+
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+item_release(struct item *it)
+{
+	if (--it->refs == 0)
+		free(it);
+}
+
+static void
+route_add_input(struct route *rt, const char *path)
+{
+	struct input *in;
+	struct stat st;
+	int fd, flags = O_RDONLY | O_CLOEXEC;
+
+	if (strcmp(path, "-") == 0) {
+		fd = STDIN_FILENO;
+	} else {
+		if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
+			/* Non-blocking so a FIFO with no writer yet does not stop
+			 * the others; --persist holds it open for writers to come. */
+			flags = (rt->persist ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_CLOEXEC;
+		fd = open(path, flags);
+		if (fd < 0)
+			diag_die(errno == ENOENT ? EX_NOINPUT : EX_IOERR, "--in %s: %s",
+			    path, strerror(errno));
+	}
+	rt->in = realloc(rt->in, (rt->nin + 1) * sizeof *rt->in);
+	if (rt->in == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	in = &rt->in[rt->nin++];
+	in->name = fd == STDIN_FILENO ? "<stdin>" : path;
+	in->fd = fd;
+	in->reader = line_reader_new(fd, EVENT_MAX_LINE);
+	in->want_read = true;
+	in->done = false;
+	if (in->reader == NULL)
+		diag_die(EX_OSERR, "out of memory");
+}
+
+static int
+open_output_path(const char *path, int *restore_flags)
+{
+	struct starry_err err;
+	struct stat st;
+	int fd, flags;
+
+	*restore_flags = -1;
+	if (strcmp(path, "-") == 0) {
+		fd = STDOUT_FILENO;
+	} else if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		if ((fd = sock_connect(path, &err)) < 0)
+			diag_die_err(&err);
+	} else {
+		/* A FIFO opens when its reader does, as with a shell redirect. */
+		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0)
+			diag_die(EX_CANTCREAT, "--out %s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) < 0)
+		diag_die(EX_IOERR, "--out %s: %s", path, strerror(errno));
+	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+		flags = fcntl(fd, F_GETFL);
+		if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+			diag_die(EX_IOERR, "--out %s: %s", path, strerror(errno));
+		if (fd == STDOUT_FILENO)
+			*restore_flags = flags;
+	}
+	return fd;
+}
+
+static void
+route_add_output(struct route *rt, const char *spec)
+{
+	const char *eq = strrchr(spec, '=');
+	struct output *o;
+
+	if (eq == NULL || eq == spec || eq[1] == '\0')
+		diag_die_usage("--out: expected GLOB=PATH, got '%s'", spec);
+	rt->out = realloc(rt->out, (rt->nout + 1) * sizeof *rt->out);
+	if (rt->out == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	o = &rt->out[rt->nout++];
+	memset(o, 0, sizeof *o);
+	o->glob = strndup(spec, eq - spec);
+	o->match_all = strcmp(o->glob, "*") == 0;
+	o->path = eq + 1;
+	o->queue = pqueue_new(rt->queue_cap);
+	if (o->glob == NULL || o->queue == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	outbuf_init(&o->buf, open_output_path(o->path, &o->restore_flags));
+}
+
+static bool
+route_queues_full(const struct route *rt)
+{
+	for (size_t i = 0; i < rt->nout; i++)
+		if (!rt->out[i].dead && pqueue_full(rt->out[i].queue))
+			return true;
+	return false;
+}
+
+static void
+output_fail(struct route *rt, struct output *o)
+{
+	struct item *it;
+
+	diag_error("--out %s: %s", o->path, strerror(errno));
+	o->dead = true;
+	rt->status = EX_IOERR;
+	while ((it = pqueue_pop(o->queue)) != NULL) {
+		o->lost++;
+		item_release(it);
+	}
+	if (o->lost)
+		diag_error("--out %s: %llu queued events not delivered", o->path,
+		    (unsigned long long)o->lost);
+}
+
+/* Move queued events into the output buffer and write what the fd takes
+ * now. The buffer holds at most OUTBUF_SIZE, so a priority 0 event that
+ * arrives later still overtakes everything left in the queue. */
+static bool
+output_pump(struct route *rt, struct output *o)
+{
+	struct item *it;
+	bool moved = false;
+
+	while (!o->dead) {
+		while ((it = pqueue_peek(o->queue)) != NULL &&
+		    (!outbuf_pending(&o->buf) || it->len <= outbuf_room(&o->buf))) {
+			if (outbuf_append(&o->buf, it->data, it->len, false) < 0)
+				diag_die(EX_OSERR, "out of memory");
+			pqueue_pop(o->queue);
+			item_release(it);
+			o->written++;
+			moved = true;
+		}
+		if (!outbuf_pending(&o->buf))
+			return moved;
+		if (outbuf_flush_some(&o->buf) < 0) {
+			if (errno != EAGAIN)
+				output_fail(rt, o);
+			return moved;
+		}
+		moved = true;
+	}
+	return moved;
+}
+
+static void
+route_enqueue(struct route *rt, const char *line, size_t len, const struct event_view *view)
+{
+	char type[EVENT_MAX_FIELD * 4 + 1];
+	struct starry_err err;
+	struct item *it = NULL;
+	char *ce = NULL;
+
+	if (event_str_copy(&view->type, type, sizeof type) < 0)
+		return;		/* cannot happen: the scan bounds the type */
+	if (rt->cloudevents) {
+		ce = cloudevent_from_line(line, len, &len, &err);
+		if (ce == NULL) {
+			diag_error("%s", err.msg);
+			return;
+		}
+		line = ce;
+		len--;
+	}
+	for (size_t i = 0; i < rt->nout; i++) {
+		struct output *o = &rt->out[i];
+
+		if (o->dead || (!o->match_all && fnmatch(o->glob, type, 0) != 0))
+			continue;
+		if (it == NULL) {
+			it = malloc(sizeof *it + len + 1);
+			if (it == NULL)
+				diag_die(EX_OSERR, "out of memory");
+			it->refs = 0;
+			it->len = len + 1;
+			memcpy(it->data, line, len);
+			it->data[len] = '\n';
+		}
+		it->refs++;
+		if (pqueue_push(o->queue, view->priority, it) < 0)
+			diag_die(EX_SOFTWARE, "queue overflow");	/* checked before */
+	}
+	if (it != NULL)
+		rt->queued++;
+	free(ce);
+}
+
+static bool
+route_duplicate(struct route *rt, const struct event_view *view, int64_t now)
+{
+	char id[EVENT_MAX_FIELD * 6 + 1];
+	long n;
+
+	if (rt->dedup == NULL)
+		return false;
+	if (!view->id.escaped)
+		return dedup_window_seen(rt->dedup, view->id.p, view->id.len, now);
+	n = event_str_copy(&view->id, id, sizeof id);
+	return n >= 0 && dedup_window_seen(rt->dedup, id, n, now);
+}
+
+/* Take the whole lines an input has buffered, while every queue has room.
+ * Returns whether it took any. */
+static bool
+input_take_lines(struct route *rt, struct input *in)
+{
+	struct event_view view;
+	struct starry_err err;
+	enum line_status st;
+	const char *line, *ev;
+	size_t len, evlen;
+	long lineno;
+	bool took = false;
+	int64_t now = monotonic_ms();	/* once a batch: lines read together */
+
+	while (!in->done && !in->want_read && !route_queues_full(rt)) {
+		st = line_reader_next(in->reader, &line, &len, &lineno);
+		if (st == LINE_AGAIN) {
+			in->want_read = true;
+			break;
+		}
+		if (st == LINE_EOF) {
+			in->done = true;
+			break;
+		}
+		took = true;
+		rt->read++;
+		switch (ingest_line(&rt->ingest, in->name, st, line, len, lineno, &view,
+		    &ev, &evlen, &err)) {
+		case -1:
+			diag_die_err(&err);
+		case 0:
+			continue;
+		}
+		if (!route_duplicate(rt, &view, now))
+			route_enqueue(rt, ev, evlen, &view);
+	}
+	return took;
+}
+
+static void
+input_read(struct input *in)
+{
+	long n = line_reader_fill(in->reader);
+
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		diag_error("--in %s: %s", in->name, strerror(errno));
+		in->done = true;
+		return;
+	}
+	in->want_read = false;
+}
+
+static void
+route_print_stats(const struct route *rt)
+{
+	diag_note("route: %llu lines read, %llu rejected, %llu duplicates dropped, "
+	    "%llu events queued", (unsigned long long)rt->read,
+	    (unsigned long long)rt->ingest.rejected,
+	    (unsigned long long)(rt->dedup ? dedup_window_dropped(rt->dedup) : 0),
+	    (unsigned long long)rt->queued);
+	for (size_t i = 0; i < rt->nout; i++)
+		diag_note("route: --out %s=%s: %llu written, %zu waiting, %llu lost",
+		    rt->out[i].glob, rt->out[i].path,
+		    (unsigned long long)rt->out[i].written,
+		    pqueue_len(rt->out[i].queue), (unsigned long long)rt->out[i].lost);
+}
+
+static bool
+route_finished(const struct route *rt)
+{
+	for (size_t i = 0; i < rt->nin; i++)
+		if (!rt->in[i].done && !(rt->draining && rt->in[i].want_read))
+			return false;
+	for (size_t i = 0; i < rt->nout; i++)
+		if (!rt->out[i].dead && (pqueue_len(rt->out[i].queue) > 0 ||
+		    outbuf_pending(&rt->out[i].buf)))
+			return false;
+	return true;
+}
+
+static int
+signals_open(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+	    (fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		diag_die(EX_OSERR, "signalfd: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	return fd;
+}
+
+/* Returns false when the route must stop at once. */
+static bool
+route_on_signal(struct route *rt, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGUSR1) {
+			route_print_stats(rt);
+			continue;
+		}
+		if (rt->draining) {
+			diag_error("second %s: exiting with events still queued",
+			    strsignal(si.ssi_signo));
+			return false;
+		}
+		rt->draining = true;
+	}
+	return true;
+}
+
+static void
+route_loop(struct route *rt)
+{
+	size_t nfds = 1 + rt->nin + rt->nout;
+	struct pollfd *pfd = calloc(nfds, sizeof *pfd);
+	int sfd = signals_open();
+
+	if (pfd == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	for (;;) {
+		bool progress;
+
+		/* Move lines to queues and queues to outputs until neither
+		 * moves; lines already read are held too, so take them even
+		 * when draining. */
+		do {
+			progress = false;
+			for (size_t i = 0; i < rt->nin; i++)
+				progress |= input_take_lines(rt, &rt->in[i]);
+			for (size_t i = 0; i < rt->nout; i++)
+				progress |= output_pump(rt, &rt->out[i]);
+		} while (progress);
+		if (route_finished(rt))
+			break;
+		pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		for (size_t i = 0; i < rt->nin; i++) {
+			struct input *in = &rt->in[i];
+			bool wait = in->want_read && !in->done && !rt->draining &&
+			    !route_queues_full(rt);
+
+			pfd[1 + i] = (struct pollfd){.fd = wait ? in->fd : -1, .events = POLLIN};
+		}
+		for (size_t i = 0; i < rt->nout; i++) {
+			struct output *o = &rt->out[i];
+
+			pfd[1 + rt->nin + i] = (struct pollfd){
+			    .fd = !o->dead && outbuf_pending(&o->buf) ? o->buf.fd : -1,
+			    .events = POLLOUT};
+		}
+		if (poll(pfd, nfds, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			diag_die(EX_OSERR, "poll: %s", strerror(errno));
+		}
+		if (pfd[0].revents && !route_on_signal(rt, sfd))
+			break;
+		for (size_t i = 0; i < rt->nin; i++)
+			if (pfd[1 + i].revents)
+				input_read(&rt->in[i]);
+	}
+	close(sfd);
+	free(pfd);
+}
+
+static void
+route_close(struct route *rt)
+{
+	struct item *it;
+
+	for (size_t i = 0; i < rt->nin; i++) {
+		line_reader_free(rt->in[i].reader);
+		if (rt->in[i].fd != STDIN_FILENO)
+			close(rt->in[i].fd);
+	}
+	for (size_t i = 0; i < rt->nout; i++) {
+		struct output *o = &rt->out[i];
+
+		while ((it = pqueue_pop(o->queue)) != NULL)
+			item_release(it);
+		pqueue_free(o->queue);
+		outbuf_free(&o->buf);
+		if (o->restore_flags >= 0)
+			fcntl(o->buf.fd, F_SETFL, o->restore_flags);
+		if (o->buf.fd != STDOUT_FILENO)
+			close(o->buf.fd);
+		free(o->glob);
+	}
+	free(rt->in);
+	free(rt->out);
+	dedup_window_free(rt->dedup);
+	ingest_close(&rt->ingest);
+}
+
+int
+bus_route_main(int argc, char **argv)
+{
+	struct cli_common common = {0};
+	struct route rt = {.queue_cap = 65536};
+	struct starry_err err;
+	const char *rejects = NULL;
+	const char **ins = NULL, **outs = NULL;
+	size_t nins = 0, nouts = 0, dedup_count = DEDUP_DEFAULT_COUNT;
+	int64_t dedup_ms = DEDUP_DEFAULT_MS;
+	bool dedup = true, lenient = false;
+	int opt;
+
+	ins = calloc(argc, sizeof *ins);
+	outs = calloc(argc, sizeof *outs);
+	if (ins == NULL || outs == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	while ((opt = getopt_long(argc, argv, "i:o:q:lr:h", route_options, NULL)) != -1) {
+		if (cli_common_option(&common, opt, route_usage))
+			continue;
+		switch (opt) {
+		case 'i':
+			ins[nins++] = optarg;
+			break;
+		case 'o':
+			outs[nouts++] = optarg;
+			break;
+		case OPT_DEDUP:
+			if (dedup_parse_spec(optarg, &dedup_count, &dedup_ms) < 0)
+				diag_die_usage("--dedup: expected COUNT,DURATION such as "
+				    "65536,10m, got '%s'", optarg);
+			dedup = true;
+			break;
+		case OPT_NO_DEDUP:
+			dedup = false;
+			break;
+		case 'q':
+			rt.queue_cap = cli_parse_int("queue", optarg, 1, 1 << 24);
+			break;
+		case OPT_PERSIST:
+			rt.persist = true;
+			break;
+		case 'l':
+			lenient = true;
+			break;
+		case 'r':
+			rejects = optarg;
+			break;
+		case OPT_STATS:
+			rt.stats = true;
+			break;
+		case OPT_CLOUDEVENTS:
+			rt.cloudevents = true;
+			break;
+		}
+	}
+	if (optind != argc)
+		diag_die_usage("route: unexpected argument '%s' (inputs go with --in)",
+		    argv[optind]);
+	if (ingest_open(&rt.ingest, "starry-bus", rejects, &err) < 0)
+		diag_die_err(&err);
+	rt.ingest.scan_flags = lenient ? EVENT_LENIENT : 0;
+	rt.ingest.accept_truncated = lenient;
+	if (dedup && (rt.dedup = dedup_window_new(dedup_count, dedup_ms)) == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	if (nins == 0)
+		ins[nins++] = "-";
+	for (size_t i = 0; i < nins; i++)
+		route_add_input(&rt, ins[i]);
+	if (nouts == 0)
+		outs[nouts++] = "*=-";
+	for (size_t i = 0; i < nouts; i++)
+		route_add_output(&rt, outs[i]);
+	free(ins);
+	free(outs);
+
+	route_loop(&rt);
+	if (rt.stats)
+		route_print_stats(&rt);
+	else if (rt.dedup && dedup_window_dropped(rt.dedup) > 0)
+		diag_note("route: dropped %llu duplicate events",
+		    (unsigned long long)dedup_window_dropped(rt.dedup));
+	if (rt.status == 0 && rt.ingest.rejected > 0)
+		rt.status = EX_DATAERR;
+	for (size_t i = 0; i < rt.nout; i++)
+		if (rt.out[i].dead || pqueue_len(rt.out[i].queue) > 0 ||
+		    outbuf_pending(&rt.out[i].buf))
+			rt.status = EX_IOERR;
+	route_close(&rt);
+	return rt.status;
+}

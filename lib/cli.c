@@ -1,0 +1,58 @@
+/* Shared command-line handling: see cli.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "diag.h"
+
+int
+cli_common_option(struct cli_common *c, int opt, const char *usage)
+{
+	switch (opt) {
+	case 'h':
+		fputs(usage, stdout);
+		exit(0);
+	case CLI_OPT_VERSION:
+		printf("%s %s\n", diag_progname(), STARRY_VERSION);
+		exit(0);
+	case CLI_OPT_HOME:
+		c->home = optarg;
+		return 1;
+	case CLI_OPT_RUNTIME:
+		c->runtime = optarg;
+		return 1;
+	case CLI_OPT_CONFIG:
+		c->config = optarg;
+		return 1;
+	case '?':
+	case ':':
+		fprintf(stderr, "Try '%s --help' for more information.\n",
+		    diag_progname());
+		exit(EX_USAGE);
+	}
+	return 0;
+}
+
+void
+cli_resolve_paths(const struct cli_common *c, struct starry_paths *p)
+{
+	struct starry_err err;
+
+	if (starry_paths_resolve(p, c->home, c->runtime, c->config, &err) < 0)
+		diag_die_err(&err);
+}
+
+long long
+cli_parse_int(const char *name, const char *arg, long long min, long long max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end != '\0' || v < min || v > max)
+		diag_die_usage("--%s: expected an integer from %lld to %lld, got '%s'",
+		    name, min, max, arg);
+	return v;
+}

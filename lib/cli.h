@@ -1,0 +1,43 @@
+/* What every command and subcommand shares on its command line (DESIGN
+ * section 8): --help, --version, --home, --runtime, --config, and the
+ * usage error. For mains only: these helpers may print and exit. */
+#ifndef STARRY_CLI_H
+#define STARRY_CLI_H
+
+#include <getopt.h>
+
+#include "paths.h"
+
+enum {
+	CLI_OPT_HOME = 0x1000,
+	CLI_OPT_RUNTIME,
+	CLI_OPT_CONFIG,
+	CLI_OPT_VERSION,
+	CLI_OPT_FREE,		/* a command's own long-only options start here */
+};
+
+#define CLI_COMMON_LONGOPTS \
+	{"help", no_argument, NULL, 'h'}, \
+	{"version", no_argument, NULL, CLI_OPT_VERSION}, \
+	{"home", required_argument, NULL, CLI_OPT_HOME}, \
+	{"runtime", required_argument, NULL, CLI_OPT_RUNTIME}, \
+	{"config", required_argument, NULL, CLI_OPT_CONFIG}
+
+struct cli_common {
+	const char *home, *runtime, *config;
+};
+
+/* Take opt (a getopt_long result) when it is a common option: returns 1
+ * when taken. -h prints usage on stdout and exits 0; --version prints the
+ * version and exits 0; '?' and ':' (getopt's own complaint already
+ * printed) exit 64 with a pointer to --help. */
+int cli_common_option(struct cli_common *c, int opt, const char *usage);
+
+/* Resolve the places from the options and environment, or die (78). */
+void cli_resolve_paths(const struct cli_common *c, struct starry_paths *p);
+
+/* Parse a decimal integer in [min, max] for option name, or die (64). */
+long long cli_parse_int(const char *name, const char *arg, long long min,
+    long long max);
+
+#endif

@@ -1,0 +1,112 @@
+/* Taking event lines in: see ingest.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cloudevents.h"
+#include "ingest.h"
+
+int
+ingest_open(struct ingest *in, const char *source, const char *rejects_path,
+    struct starry_err *err)
+{
+	memset(in, 0, sizeof *in);
+	in->source = source;
+	in->max_line = EVENT_MAX_LINE;
+	in->rejects_fd = -1;
+	if (rejects_path == NULL)
+		return 0;
+	in->rejects_fd = open(rejects_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (in->rejects_fd < 0)
+		return starry_err_sys(err, EX_CANTCREAT, "--rejects %s", rejects_path);
+	return 0;
+}
+
+void
+ingest_close(struct ingest *in)
+{
+	if (in->rejects_fd >= 0)
+		close(in->rejects_fd);
+	in->rejects_fd = -1;
+	free(in->conv);
+	in->conv = NULL;
+}
+
+int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int
+ingest_reject(struct ingest *in, const char *name, const char *line, size_t len,
+    long lineno, const char *reason, struct starry_err *err)
+{
+	json_t *ev;
+	char *text;
+	size_t n;
+	int rc = 0;
+
+	in->rejected++;
+	if (!in->quiet)
+		diag_error("%s:%ld: %s", name, lineno, reason);
+	if (in->rejects_fd < 0)
+		return 0;
+	ev = event_reject(in->source, line, len, lineno, reason);
+	text = ev ? event_dump_line(ev, &n) : NULL;
+	if (text == NULL || write_all(in->rejects_fd, text, n) < 0)
+		rc = starry_err_sys(err, EX_IOERR, "cannot write the rejects file");
+	free(text);
+	json_decref(ev);
+	return rc;
+}
+
+int
+ingest_line(struct ingest *in, const char *name, enum line_status st,
+    const char *line, size_t len, long lineno, struct event_view *view,
+    const char **out, size_t *outlen, struct starry_err *err)
+{
+	struct starry_err why;
+	char reason[96];
+	size_t n;
+
+	if (st == LINE_TOO_LONG) {
+		snprintf(reason, sizeof reason, "line longer than %zu bytes", in->max_line);
+		return ingest_reject(in, name, line,
+		    len < INGEST_REJECT_HEAD ? len : INGEST_REJECT_HEAD, lineno, reason, err);
+	}
+	if (st == LINE_TRUNCATED && !in->accept_truncated)
+		return ingest_reject(in, name, line, len, lineno,
+		    "truncated line: no newline at end of input", err);
+	if (event_scan_line(line, len, in->scan_flags, view, &why) < 0)
+		return ingest_reject(in, name, line, len, lineno, why.msg, err);
+	if (view->cloudevent) {
+		free(in->conv);
+		in->conv = cloudevent_to_line(line, len, &n, &why);
+		if (in->conv == NULL)
+			return ingest_reject(in, name, line, len, lineno, why.msg, err);
+		line = in->conv;
+		len = n - 1;	/* without its '\n' */
+		if (event_scan_line(line, len, in->scan_flags | EVENT_LENIENT, view, &why) < 0)
+			return ingest_reject(in, name, line, len, lineno, why.msg, err);
+	}
+	in->accepted++;
+	*out = line;
+	*outlen = len;
+	return 1;
+}

@@ -1,0 +1,50 @@
+/* Taking event lines in, the same way everywhere (DESIGN section 2): scan
+ * each line, turn CloudEvents into starry events, and for a bad line print
+ * a one-line diagnostic with its place and keep the raw line as a
+ * KERNEL:ERROR event in the rejects file. The ingest owns its conversion
+ * buffer and its rejects fd. */
+#ifndef STARRY_INGEST_H
+#define STARRY_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "event.h"
+#include "lines.h"
+
+/* The most of a rejected line's bytes kept in its KERNEL:ERROR event when
+ * the line was over the length limit. */
+#define INGEST_REJECT_HEAD (64 * 1024)
+
+struct ingest {
+	unsigned scan_flags;	/* EVENT_LENIENT */
+	bool accept_truncated;	/* a last line without '\n' is an event */
+	bool quiet;		/* no diagnostics on stderr (still counted) */
+	const char *source;	/* "source" of KERNEL:ERROR events */
+	size_t max_line;	/* for the "longer than" reason */
+	int rejects_fd;		/* -1 when rejects are not kept */
+	uint64_t accepted, rejected;
+	char *conv;		/* the last converted CloudEvent line */
+};
+
+/* Start an ingest; rejects_path may be NULL. Returns 0 or -1 with err. */
+int ingest_open(struct ingest *in, const char *source, const char *rejects_path,
+    struct starry_err *err);
+void ingest_close(struct ingest *in);
+
+/* Take one line as line_reader_next returned it (status st). On accept,
+ * returns 1 with *out and *outlen the event line to pass on, without '\n' (the
+ * input itself, or a converted CloudEvent owned by in until the next
+ * call) and *view scanned over *out. On reject, returns 0 after the
+ * diagnostic "NAME:LINENO: reason" and the rejects file. Returns -1 only
+ * when the rejects file cannot be written (err filled). */
+int ingest_line(struct ingest *in, const char *name, enum line_status st,
+    const char *line, size_t len, long lineno, struct event_view *view,
+    const char **out, size_t *outlen, struct starry_err *err);
+
+/* write(2) all of buf, riding out EINTR and short writes (blocking fds). */
+int write_all(int fd, const void *buf, size_t len);
+
+#endif
