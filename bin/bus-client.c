@@ -426,10 +426,11 @@ bus_sub_main(int argc, char **argv)
 	req = hub_subscribe_line(types, ntypes, session, trace, &len);
 	if (req == NULL)
 		diag_die(EX_OSERR, "out of memory");
-	if (write_all(s.sock, req, len) < 0)
-		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
+	rc = write_all(s.sock, req, len);
 	free(req);
 	free(types);
+	if (rc < 0)
+		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
 	outbuf_init(&s.out, STDOUT_FILENO);
 	rc = sub_run(&s);
 	outbuf_free(&s.out);

@@ -53,3 +53,8 @@ event_id() {
 fd_pos() {
 	awk '/^pos:/ { print $2 }' "/proc/$1/fdinfo/$2" 2>/dev/null
 }
+
+# has_lines FILE N: FILE exists and has at least N lines.
+has_lines() {
+	[ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ]
+}

@@ -75,9 +75,6 @@ hub_events() {
 
 ids() { grep -o '"id":"[^"]*"' "$@" | sort; }
 
-# has_lines FILE N: FILE has at least N lines.
-has_lines() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
-
 log_has() { grep -Eq -- "$1" "$BATS_TEST_TMPDIR/hub.log"; }
 
 # start_hub [OPTIONS...]: the hub in the background, logging to hub.log;

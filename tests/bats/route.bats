@@ -19,6 +19,21 @@ route_has_read() {
 	grep -q "route: $1 lines read" err
 }
 
+# route_read_all FILE: route's stdin (FILE) has been read to its end.
+route_read_all() {
+	[ "$(fd_pos "$ROUTE_PID" 0)" = "$(stat -c %s "$1")" ]
+}
+
+# route_input_settled: route's stdin position is past 0 and the same on
+# two looks 100 ms apart (it reads in chunks, so a reading route moves).
+route_input_settled() {
+	local a b
+	a=$(fd_pos "$ROUTE_PID" 0)
+	sleep 0.1
+	b=$(fd_pos "$ROUTE_PID" 0)
+	[ -n "$a" ] && [ "$a" -gt 0 ] && [ "$a" = "$b" ]
+}
+
 # payload_ns FILE: the payload.n of every event in FILE, one per line.
 payload_ns() {
 	jq -r .payload.n "$1"
@@ -37,8 +52,7 @@ payload_ns() {
 	starry-bus route --queue 10000 < in.jsonl > out 2>err &
 	ROUTE_PID=$!
 	exec 7<out			# a reader that does not read yet: output blocked
-	size=$(stat -c %s in.jsonl)
-	wait_for 10 test "$(fd_pos "$ROUTE_PID" 0)" = "$size"	# all input read
+	wait_for 10 route_read_all in.jsonl
 	cat <&7 > got.jsonl
 	wait "$ROUTE_PID"
 	ROUTE_PID=
@@ -55,7 +69,7 @@ payload_ns() {
 	starry-bus route < in.jsonl > out &
 	ROUTE_PID=$!
 	exec 7<out
-	wait_for 10 test "$(fd_pos "$ROUTE_PID" 0)" = "$(stat -c %s in.jsonl)"
+	wait_for 10 route_read_all in.jsonl
 	cat <&7 > got.jsonl
 	wait "$ROUTE_PID"
 	ROUTE_PID=
@@ -93,13 +107,14 @@ payload_ns() {
 	exec 8>in
 	gen_events 1 >&8
 	gen_events 1 >&8
-	wait_for 5 test "$(wc -l < out.jsonl)" = 1
+	wait_for 5 has_lines out.jsonl 1
 	sleep 0.4	# the behaviour under test is the passing of time
 	gen_events 1 >&8
-	wait_for 5 test "$(wc -l < out.jsonl)" = 2
+	wait_for 5 has_lines out.jsonl 2
 	exec 8>&-
 	wait "$ROUTE_PID"
 	ROUTE_PID=
+	assert_equal "$(wc -l < out.jsonl)" 2
 }
 
 @test "route: fans out by type glob to files, stdout and FIFOs" {
@@ -135,10 +150,10 @@ payload_ns() {
 	starry-bus route --queue 10 < in.jsonl > out &
 	ROUTE_PID=$!
 	exec 7<out
-	# While nobody reads, route stops reading its input.
-	wait_for 10 test -n "$(fd_pos "$ROUTE_PID" 0)"
-	p1=$(fd_pos "$ROUTE_PID" 0)
-	[ "$p1" -lt "$(stat -c %s in.jsonl)" ]
+	# While nobody reads, route stops reading its input: its position
+	# settles short of the end.
+	wait_for 10 route_input_settled
+	[ "$(fd_pos "$ROUTE_PID" 0)" -lt "$(stat -c %s in.jsonl)" ]
 	cat <&7 > got.jsonl
 	wait "$ROUTE_PID"
 	ROUTE_PID=
