@@ -90,24 +90,28 @@ connect_hub(const struct cli_common *common)
 	return fd;
 }
 
-/* Wait until fd is readable; riding out EINTR. */
-static int
-wait_readable(int fd)
-{
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+/* pub */
 
-	while (poll(&pfd, 1, -1) < 0)
-		if (errno != EINTR)
-			return -1;
+/* A CloudEvent goes as it came: the hub converts it itself, and its id
+ * need not be a UUID. */
+static int
+pub_accept(void *ctx, const char *line, size_t len, const char *raw,
+    size_t rawlen, const struct event_view *view)
+{
+	struct outbuf *out = ctx;
+
+	(void)line, (void)len, (void)view;
+	if (outbuf_put_line(out, raw, rawlen) < 0)
+		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
 	return 0;
 }
 
-/* pub */
-
+/* Before waiting for more input, send what is held: a slow producer's
+ * events reach the hub at once, not when 64 KiB have gathered. */
 static void
-pub_send(struct outbuf *out, const char *line, size_t len)
+pub_idle(void *ctx)
 {
-	if (outbuf_put_line(out, line, len) < 0)
+	if (outbuf_flush(ctx) < 0)
 		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
 }
 
@@ -115,46 +119,14 @@ pub_send(struct outbuf *out, const char *line, size_t len)
 static int
 pub_fd(struct ingest *in, struct outbuf *out, int fd, const char *name)
 {
-	struct line_reader *r = line_reader_new(fd, in->max_line);
-	struct event_view view;
 	struct starry_err err;
-	enum line_status st;
-	const char *line, *ev;
-	size_t len, evlen;
-	long lineno;
-	int rc = 0;
 
-	if (r == NULL)
-		diag_die(EX_OSERR, "out of memory");
-	for (;;) {
-		st = line_reader_next(r, &line, &len, &lineno);
-		if (st == LINE_EOF)
-			break;
-		if (st == LINE_AGAIN) {
-			if (line_reader_fill(r) >= 0)
-				continue;
-			if (errno == EAGAIN && wait_readable(fd) == 0)
-				continue;
-			diag_error("%s: %s", name, strerror(errno));
-			rc = -1;
-			break;
-		}
-		switch (ingest_line(in, name, st, line, len, lineno, &view, &ev,
-		    &evlen, &err)) {
-		case 1:
-			/* A CloudEvent goes as it came: the hub converts it
-			 * itself, and its id need not be a UUID. */
-			if (ev == line)
-				pub_send(out, ev, evlen);
-			else
-				pub_send(out, line, len);
-			break;
-		case -1:
-			diag_die_err(&err);
-		}
-	}
-	line_reader_free(r);
-	return rc;
+	if (ingest_fd(in, fd, name, pub_accept, pub_idle, out, &err) == 0)
+		return 0;
+	if (err.code != EX_IOERR)
+		diag_die_err(&err);
+	diag_error("%s", err.msg);
+	return -1;
 }
 
 /* Half-close, then wait for the hub to close its side: it does so once it

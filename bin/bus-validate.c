@@ -2,7 +2,6 @@
  * why each invalid line was refused. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,15 +50,17 @@ struct validate {
 	bool cloudevents;
 };
 
-static void
-emit_line(struct validate *v, const char *line, size_t len)
+static int
+validate_accept(void *ctx, const char *line, size_t len, const char *raw,
+    size_t rawlen, const struct event_view *view)
 {
+	struct validate *v = ctx;
 	struct starry_err err;
 	size_t n;
 	char *ce;
-
 	int rc;
 
+	(void)raw, (void)rawlen, (void)view;
 	if (!v->cloudevents) {
 		rc = outbuf_put_line(&v->out, line, len);
 	} else {
@@ -71,50 +72,21 @@ emit_line(struct validate *v, const char *line, size_t len)
 	}
 	if (rc < 0)
 		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+	return 0;
 }
 
 /* Returns 0, or -1 when the file could not be read (diagnosed). */
 static int
 validate_fd(struct validate *v, int fd, const char *name)
 {
-	struct line_reader *r = line_reader_new(fd, v->in.max_line);
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	struct event_view view;
 	struct starry_err err;
-	enum line_status st;
-	const char *line, *ev;
-	size_t len, evlen;
-	long lineno;
-	int rc = 0;
 
-	if (r == NULL)
-		diag_die(EX_OSERR, "out of memory");
-	for (;;) {
-		st = line_reader_next(r, &line, &len, &lineno);
-		if (st == LINE_EOF)
-			break;
-		if (st == LINE_AGAIN) {
-			if (line_reader_fill(r) >= 0)
-				continue;
-			if (errno == EAGAIN && poll(&pfd, 1, -1) >= 0)
-				continue;
-			if (errno == EINTR)
-				continue;
-			diag_error("%s: %s", name, strerror(errno));
-			rc = -1;
-			break;
-		}
-		switch (ingest_line(&v->in, name, st, line, len, lineno, &view, &ev,
-		    &evlen, &err)) {
-		case 1:
-			emit_line(v, ev, evlen);
-			break;
-		case -1:
-			diag_die_err(&err);
-		}
-	}
-	line_reader_free(r);
-	return rc;
+	if (ingest_fd(&v->in, fd, name, validate_accept, NULL, v, &err) == 0)
+		return 0;
+	if (err.code != EX_IOERR)
+		diag_die_err(&err);
+	diag_error("%s", err.msg);
+	return -1;
 }
 
 int

@@ -1,6 +1,7 @@
 /* Taking event lines in: see ingest.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,4 +110,60 @@ ingest_line(struct ingest *in, const char *name, enum line_status st,
 	*out = line;
 	*outlen = len;
 	return 1;
+}
+
+/* The next line, reading (and waiting on a non-blocking fd) as needed. */
+static enum line_status
+ingest_next(struct line_reader *r, int fd, void (*idle)(void *), void *ctx,
+    const char **line, size_t *len, long *lineno)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	enum line_status st;
+
+	while ((st = line_reader_next(r, line, len, lineno)) == LINE_AGAIN) {
+		if (idle != NULL)
+			idle(ctx);
+		if (line_reader_fill(r) >= 0 || errno == EINTR)
+			continue;
+		if (errno == EAGAIN && (poll(&pfd, 1, -1) >= 0 || errno == EINTR))
+			continue;
+		return LINE_ERROR;
+	}
+	return st;
+}
+
+int
+ingest_fd(struct ingest *in, int fd, const char *name, ingest_accept_fn accept,
+    void (*idle)(void *ctx), void *ctx, struct starry_err *err)
+{
+	struct line_reader *r = line_reader_new(fd, in->max_line);
+	struct event_view view;
+	enum line_status st;
+	const char *line, *ev;
+	size_t len, evlen;
+	long lineno;
+	int rc = 0;
+
+	if (r == NULL)
+		return starry_err_set(err, EX_OSERR, "out of memory");
+	while (rc == 0) {
+		st = ingest_next(r, fd, idle, ctx, &line, &len, &lineno);
+		if (st == LINE_EOF)
+			break;
+		if (st == LINE_ERROR) {
+			rc = starry_err_sys(err, EX_IOERR, "%s", name);
+			break;
+		}
+		switch (ingest_line(in, name, st, line, len, lineno, &view, &ev,
+		    &evlen, err)) {
+		case 1:
+			rc = accept(ctx, ev, evlen, line, len, &view);
+			break;
+		case -1:
+			rc = -1;
+			break;
+		}
+	}
+	line_reader_free(r);
+	return rc;
 }

@@ -44,6 +44,21 @@ int ingest_line(struct ingest *in, const char *name, enum line_status st,
     const char *line, size_t len, long lineno, struct event_view *view,
     const char **out, size_t *outlen, struct starry_err *err);
 
+/* Called by ingest_fd for each accepted event: line and len are what to
+ * pass on (as ingest_line's *out), raw and rawlen the line as it came.
+ * Returns 0, or -1 to stop reading. */
+typedef int (*ingest_accept_fn)(void *ctx, const char *line, size_t len,
+    const char *raw, size_t rawlen, const struct event_view *view);
+
+/* Read fd (blocking or not) to its end and take each line; accept is
+ * called for every accepted event, and idle (when not NULL) each time the
+ * input runs dry, before waiting for more, so a caller can flush what it
+ * holds. Returns 0, or -1 with err (reading failed, the rejects file could
+ * not be written, or accept stopped it). */
+int ingest_fd(struct ingest *in, int fd, const char *name,
+    ingest_accept_fn accept, void (*idle)(void *ctx), void *ctx,
+    struct starry_err *err);
+
 /* write(2) all of buf, riding out EINTR and short writes (blocking fds). */
 int write_all(int fd, const void *buf, size_t len);
 
