@@ -115,20 +115,6 @@ pub_idle(void *ctx)
 		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
 }
 
-/* Returns 0, or -1 when the input failed (diagnosed). */
-static int
-pub_fd(struct ingest *in, struct outbuf *out, int fd, const char *name)
-{
-	struct starry_err err;
-
-	if (ingest_fd(in, fd, name, pub_accept, pub_idle, out, &err) == 0)
-		return 0;
-	if (err.code != EX_IOERR)
-		diag_die_err(&err);
-	diag_error("%s", err.msg);
-	return -1;
-}
-
 /* Half-close, then wait for the hub to close its side: it does so once it
  * has read every line. */
 static void
@@ -157,8 +143,8 @@ bus_pub_main(int argc, char **argv)
 	struct starry_err err;
 	struct ingest in;
 	struct outbuf out;
-	const char *rejects = NULL, *name;
-	int opt, fd, sock, status = 0;
+	const char *rejects = NULL;
+	int opt, sock, status;
 
 	while ((opt = getopt_long(argc, argv, "r:h", pub_options, NULL)) != -1) {
 		if (cli_common_option(&common, opt, pub_usage))
@@ -172,23 +158,10 @@ bus_pub_main(int argc, char **argv)
 	if (ingest_open(&in, "starry-bus", rejects, &err) < 0)
 		diag_die_err(&err);
 	outbuf_init(&out, sock);
-	for (int i = optind; i < argc || i == optind; i++) {
-		name = i < argc ? argv[i] : "-";
-		if (strcmp(name, "-") == 0) {
-			if (pub_fd(&in, &out, STDIN_FILENO, "<stdin>") < 0)
-				status = EX_IOERR;
-			continue;
-		}
-		fd = open(name, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			diag_error("%s: %s", name, strerror(errno));
-			status = EX_NOINPUT;
-			continue;
-		}
-		if (pub_fd(&in, &out, fd, name) < 0)
-			status = EX_IOERR;
-		close(fd);
-	}
+	status = ingest_files(&in, argv + optind, argc - optind, pub_accept, pub_idle,
+	    &out, &err);
+	if (status < 0)
+		diag_die_err(&err);
 	if (outbuf_flush(&out) < 0)
 		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
 	pub_finish(sock);
@@ -260,21 +233,12 @@ static void
 sub_line(struct sub *s, const char *line, size_t len)
 {
 	struct starry_err err;
-	ssize_t n;
 
 	if (!s->subscribed) {
 		if (hub_subscribe_answer(line, len, &err) < 0)
 			diag_die_err(&err);
 		s->subscribed = true;
-		if (s->ready_fd >= 0) {
-			do
-				n = write(s->ready_fd, "\n", 1);
-			while (n < 0 && errno == EINTR);
-			if (n < 0)
-				diag_warn("--ready-fd %d: %s", s->ready_fd, strerror(errno));
-			close(s->ready_fd);
-			s->ready_fd = -1;
-		}
+		cli_signal_ready(&s->ready_fd);
 		return;
 	}
 	s->farewell = hub_is_farewell(line, len);
@@ -377,23 +341,13 @@ bus_sub_main(int argc, char **argv)
 			s.cloudevents = true;
 			break;
 		case OPT_READY_FD:
-			s.ready_fd = cli_parse_int("ready-fd", optarg, 0, 1 << 20);
-			if (fcntl(s.ready_fd, F_GETFD) < 0)
-				diag_die_usage("--ready-fd %d: not an open file descriptor",
-				    s.ready_fd);
+			s.ready_fd = cli_ready_fd(optarg);
 			break;
 		}
 	}
 	if (optind < argc)
 		diag_die_usage("sub: unexpected argument '%s'", argv[optind]);
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		diag_die(EX_OSERR, "SIGPIPE: %s", strerror(errno));
-	sigemptyset(&s.stops);
-	sigaddset(&s.stops, SIGTERM);
-	sigaddset(&s.stops, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &s.stops, NULL) < 0 ||
-	    (s.sigfd = signalfd(-1, &s.stops, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-		diag_die(EX_OSERR, "signalfd: %s", strerror(errno));
+	s.sigfd = cli_signalfd(&s.stops, (const int[]){SIGTERM, SIGINT, 0});
 	s.sock = connect_hub(&common);
 	req = hub_subscribe_line(types, ntypes, session, trace, &len);
 	if (req == NULL)

@@ -403,23 +403,6 @@ route_finished(const struct route *rt)
 	return true;
 }
 
-static int
-signals_open(void)
-{
-	sigset_t set;
-	int fd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
-	    (fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
-		diag_die(EX_OSERR, "signalfd: %s", strerror(errno));
-	signal(SIGPIPE, SIG_IGN);
-	return fd;
-}
-
 /* Returns false when the route must stop at once. */
 static bool
 route_on_signal(struct route *rt, int sfd)
@@ -446,7 +429,8 @@ route_loop(struct route *rt)
 {
 	size_t nfds = 1 + rt->nin + rt->nout;
 	struct pollfd *pfd = calloc(nfds, sizeof *pfd);
-	int sfd = signals_open();
+	sigset_t set;
+	int sfd = cli_signalfd(&set, (const int[]){SIGTERM, SIGINT, SIGUSR1, 0});
 
 	if (pfd == NULL)
 		diag_die(EX_OSERR, "out of memory");

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "bus.h"
@@ -48,41 +47,6 @@ static const struct option serve_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static void
-signal_ready(int fd)
-{
-	ssize_t n;
-
-	if (fd < 0)
-		return;
-	do
-		n = write(fd, "\n", 1);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		diag_warn("--ready-fd %d: %s", fd, strerror(errno));
-	close(fd);
-}
-
-static int
-stop_signals(void)
-{
-	sigset_t set;
-	int fd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		diag_die(EX_OSERR, "sigprocmask: %s", strerror(errno));
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		diag_die(EX_OSERR, "signalfd: %s", strerror(errno));
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		diag_die(EX_OSERR, "SIGPIPE: %s", strerror(errno));
-	return fd;
-}
-
 int
 bus_serve_main(int argc, char **argv)
 {
@@ -92,6 +56,7 @@ bus_serve_main(int argc, char **argv)
 	struct starry_err err;
 	struct hub_stats st;
 	struct hub *hub;
+	sigset_t stops;
 	int opt_c, ready_fd = -1, rc;
 
 	while ((opt_c = getopt_long(argc, argv, "r:h", serve_options, NULL)) != -1) {
@@ -99,10 +64,7 @@ bus_serve_main(int argc, char **argv)
 			continue;
 		switch (opt_c) {
 		case OPT_READY_FD:
-			ready_fd = cli_parse_int("ready-fd", optarg, 0, 1 << 20);
-			if (fcntl(ready_fd, F_GETFD) < 0)
-				diag_die_usage("--ready-fd %d: not an open file descriptor",
-				    ready_fd);
+			ready_fd = cli_ready_fd(optarg);
 			break;
 		case OPT_QUEUE:
 			opt.queue = cli_parse_int("queue", optarg, 1, 1 << 24);
@@ -124,11 +86,11 @@ bus_serve_main(int argc, char **argv)
 		diag_die_usage("serve: unexpected argument '%s'", argv[optind]);
 	cli_resolve_paths(&common, &paths);
 	opt.runtime = paths.runtime;
-	opt.signal_fd = stop_signals();
+	opt.signal_fd = cli_signalfd(&stops, (const int[]){SIGTERM, SIGINT, SIGHUP, 0});
 	if (hub_open(&hub, &opt, &err) < 0)
 		diag_die_err(&err);
 	diag_note("hub ready on %s and %s", hub_sock_path(hub), hub_fifo_path(hub));
-	signal_ready(ready_fd);
+	cli_signal_ready(&ready_fd);
 	rc = hub_run(hub, &err);
 	if (rc < 0)
 		diag_error("%s", err.msg);

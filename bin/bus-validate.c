@@ -75,30 +75,16 @@ validate_accept(void *ctx, const char *line, size_t len, const char *raw,
 	return 0;
 }
 
-/* Returns 0, or -1 when the file could not be read (diagnosed). */
-static int
-validate_fd(struct validate *v, int fd, const char *name)
-{
-	struct starry_err err;
-
-	if (ingest_fd(&v->in, fd, name, validate_accept, NULL, v, &err) == 0)
-		return 0;
-	if (err.code != EX_IOERR)
-		diag_die_err(&err);
-	diag_error("%s", err.msg);
-	return -1;
-}
-
 int
 bus_validate_main(int argc, char **argv)
 {
 	struct cli_common common = {0};
 	struct validate v = {0};
 	struct starry_err err;
-	const char *rejects = NULL, *name;
+	const char *rejects = NULL;
 	int64_t max_line = EVENT_MAX_LINE;
 	uint64_t size;
-	int opt, fd, status = 0;
+	int opt, status;
 	bool lenient = false, quiet = false;
 
 	while ((opt = getopt_long(argc, argv, "lr:qh", validate_options, NULL)) != -1) {
@@ -134,22 +120,10 @@ bus_validate_main(int argc, char **argv)
 	v.in.max_line = max_line;
 	outbuf_init(&v.out, STDOUT_FILENO);
 
-	for (int i = optind; i < argc || i == optind; i++) {
-		name = i < argc ? argv[i] : "-";
-		if (strcmp(name, "-") == 0) {
-			validate_fd(&v, STDIN_FILENO, "<stdin>");
-			continue;
-		}
-		fd = open(name, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			diag_error("%s: %s", name, strerror(errno));
-			status = EX_NOINPUT;
-			continue;
-		}
-		if (validate_fd(&v, fd, name) < 0)
-			status = EX_IOERR;
-		close(fd);
-	}
+	status = ingest_files(&v.in, argv + optind, argc - optind, validate_accept,
+	    NULL, &v, &err);
+	if (status < 0)
+		diag_die_err(&err);
 	if (outbuf_flush(&v.out) < 0)
 		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
 	if (status == 0 && v.in.rejected > 0)

@@ -1,7 +1,11 @@
 /* Shared command-line handling: see cli.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "diag.h"
@@ -55,4 +59,44 @@ cli_parse_int(const char *name, const char *arg, long long min, long long max)
 		diag_die_usage("--%s: expected an integer from %lld to %lld, got '%s'",
 		    name, min, max, arg);
 	return v;
+}
+
+int
+cli_ready_fd(const char *arg)
+{
+	int fd = cli_parse_int("ready-fd", arg, 0, 1 << 20);
+
+	if (fcntl(fd, F_GETFD) < 0)
+		diag_die_usage("--ready-fd %d: not an open file descriptor", fd);
+	return fd;
+}
+
+void
+cli_signal_ready(int *fd)
+{
+	ssize_t n;
+
+	if (*fd < 0)
+		return;
+	do
+		n = write(*fd, "\n", 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		diag_warn("--ready-fd %d: %s", *fd, strerror(errno));
+	close(*fd);
+	*fd = -1;
+}
+
+int
+cli_signalfd(sigset_t *set, const int *signals)
+{
+	int fd;
+
+	sigemptyset(set);
+	for (; *signals != 0; signals++)
+		sigaddset(set, *signals);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || sigprocmask(SIG_BLOCK, set, NULL) < 0 ||
+	    (fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		diag_die(EX_OSERR, "signalfd: %s", strerror(errno));
+	return fd;
 }

@@ -5,6 +5,7 @@
 #define STARRY_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 
 #include "paths.h"
 
@@ -39,5 +40,16 @@ void cli_resolve_paths(const struct cli_common *c, struct starry_paths *p);
 /* Parse a decimal integer in [min, max] for option name, or die (64). */
 long long cli_parse_int(const char *name, const char *arg, long long min,
     long long max);
+
+/* Parse --ready-fd N: an open fd, or die (64). */
+int cli_ready_fd(const char *arg);
+/* s6-style readiness: write a newline to *fd and close it; *fd becomes
+ * -1. Nothing when *fd is already -1. A failed write is a warning. */
+void cli_signal_ready(int *fd);
+
+/* Block the signals of a 0-terminated list, put them in *set, and return
+ * a non-blocking signalfd for them; SIGPIPE is ignored, so a closed
+ * reader is an EPIPE to handle. Dies (71) on failure. */
+int cli_signalfd(sigset_t *set, const int *signals);
 
 #endif

@@ -167,3 +167,35 @@ ingest_fd(struct ingest *in, int fd, const char *name, ingest_accept_fn accept,
 	line_reader_free(r);
 	return rc;
 }
+
+int
+ingest_files(struct ingest *in, char *const *files, int nfiles,
+    ingest_accept_fn accept, void (*idle)(void *ctx), void *ctx,
+    struct starry_err *err)
+{
+	const char *name;
+	int status = 0, fd, rc;
+
+	for (int i = 0; i < nfiles || i == 0; i++) {
+		name = i < nfiles ? files[i] : "-";
+		if (strcmp(name, "-") == 0) {
+			fd = STDIN_FILENO;
+			name = "<stdin>";
+		} else if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0) {
+			diag_error("%s: %s", name, strerror(errno));
+			status = EX_NOINPUT;
+			continue;
+		}
+		rc = ingest_fd(in, fd, name, accept, idle, ctx, err);
+		if (fd != STDIN_FILENO)
+			close(fd);
+		if (rc < 0 && err->code != EX_IOERR)
+			return -1;
+		if (rc < 0) {
+			diag_error("%s", err->msg);
+			if (status == 0)
+				status = EX_IOERR;
+		}
+	}
+	return status;
+}

@@ -59,6 +59,14 @@ int ingest_fd(struct ingest *in, int fd, const char *name,
     ingest_accept_fn accept, void (*idle)(void *ctx), void *ctx,
     struct starry_err *err);
 
+/* ingest_fd over each of files[0..nfiles) in turn ("-", or no file at all,
+ * is stdin), going on past a file that cannot be opened or read, with a
+ * diagnostic. Returns 0, EX_NOINPUT (a file was missing) or EX_IOERR (one
+ * could not be read), or -1 with err when ingest_fd failed otherwise. */
+int ingest_files(struct ingest *in, char *const *files, int nfiles,
+    ingest_accept_fn accept, void (*idle)(void *ctx), void *ctx,
+    struct starry_err *err);
+
 /* write(2) all of buf, riding out EINTR and short writes (blocking fds). */
 int write_all(int fd, const void *buf, size_t len);
 
