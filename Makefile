@@ -94,13 +94,15 @@ install: all
 		s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 	cp -R share/starry/. $(DESTDIR)$(PREFIX)/share/starry/
-	cp -R etc/starry/. $(DESTDIR)$(PREFIX)/etc/starry/
+	# Configuration already there is the user's: never overwritten.
+	cp -R -n etc/starry/. $(DESTDIR)$(PREFIX)/etc/starry/
 
 uninstall:
 	for c in $(CMDS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$c; done
 	for m in $(MAN_SRC); do s=$${m##*.}; \
 		rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; done
-	rm -rf $(DESTDIR)$(PREFIX)/share/starry $(DESTDIR)$(PREFIX)/etc/starry
+	rm -rf $(DESTDIR)$(PREFIX)/share/starry
+	@echo "starry: kept $(DESTDIR)$(PREFIX)/etc/starry (configuration)"
 
 clean:
 	rm -rf build build-asan $(CMDS:%=bin/%)

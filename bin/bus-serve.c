@@ -25,7 +25,7 @@ static const char serve_usage[] =
 "\n"
 "      --ready-fd N          write a newline to fd N and close it when ready\n"
 "      --queue N             events taken in per round (default 4096)\n"
-"      --sub-queue N         events waiting per subscriber (default 4096)\n"
+"      --sub-queue N         events waiting per subscriber (default 16384)\n"
 "      --dedup COUNT,DURATION  the dedup window (default 65536,10m)\n"
 "  -r, --rejects FILE        append each rejected line to FILE, inside a\n"
 "                            KERNEL:ERROR event\n"

@@ -24,7 +24,7 @@
 #define HUB_LOCK_NAME "bus.lock"
 
 #define HUB_DEFAULT_QUEUE     4096	/* events taken in per round */
-#define HUB_DEFAULT_SUB_QUEUE 4096	/* events waiting per subscriber */
+#define HUB_DEFAULT_SUB_QUEUE 16384	/* events waiting per subscriber */
 #define HUB_FAREWELL_MS       2000	/* to finish a line to a closed subscriber */
 #define HUB_SHUTDOWN_MS       5000	/* to drain inputs and flush at stop */
 

@@ -315,6 +315,17 @@ my $buf; while (sysread($s, $buf, 4096)) { print $buf }' "$STARRY_RUNTIME/bus.so
 	[ "$(wc -l <all.out)" -eq 4 ]
 }
 
+@test "hub: emit --to bus.sock publishes, and a caused event keeps its trace" {
+	start_hub
+	start_sub all
+	cause=$(starry-bus emit git:commit_pushed --trace tr-77 --session s-1)
+	printf '%s\n' "$cause" | starry-bus pub
+	starry-bus emit --to "$STARRY_RUNTIME/bus.sock" --cause "$cause" review:requested
+	wait_for 10 has_lines all.out 2
+	run jq -r '[.type, .traceId, .sessionId, (.parentId // "-")] | @tsv' all.out
+	assert_output "$(printf 'git:commit_pushed\ttr-77\ts-1\t-\nreview:requested\ttr-77\ts-1\t%s' "$(jq -r .id <<<"$cause")")"
+}
+
 @test "hub: invalid lines from bus.fifo and bus.sock are skipped with a diagnostic" {
 	start_hub --rejects rejects.jsonl
 	start_sub all
