@@ -33,8 +33,9 @@ static const char pub_usage[] =
 "      --home DIR, --runtime DIR, --config DIR\n"
 "  -h, --help, --version\n"
 "\n"
-"Exit status: 0, 65 when a line was rejected, 66 when a FILE cannot be\n"
-"read, 69 when the hub is not running or went away.\n";
+"Exit status: 0, 65 when a line was rejected, 66 when a FILE is missing,\n"
+"74 when one cannot be read, 69 when the hub is not running, went away or\n"
+"refused the events.\n";
 
 static const char sub_usage[] =
 "usage: starry-bus sub [options]\n"
@@ -116,24 +117,37 @@ pub_idle(void *ctx)
 }
 
 /* Half-close, then wait for the hub to close its side: it does so once it
- * has read every line. */
+ * has read every line. A publisher is never answered, so anything the hub
+ * says is a refusal. */
 static void
 pub_finish(int fd)
 {
-	char buf[256];
+	char buf[512];
+	size_t got = 0;
 	ssize_t n;
 
 	if (shutdown(fd, SHUT_WR) < 0)
 		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
 	for (;;) {
-		n = read(fd, buf, sizeof buf);
-		if (n > 0 || (n < 0 && errno == EINTR))
+		n = read(fd, buf + got, sizeof buf - 1 - got);
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (n == 0)
-			return;
-		diag_die(EX_UNAVAILABLE, "the hub closed the connection before "
-		    "reading every event: %s", strerror(errno));
+		if (n > 0 && got + n < sizeof buf - 1) {
+			got += n;
+			continue;
+		}
+		if (n < 0)
+			diag_die(EX_UNAVAILABLE, "the hub closed the connection before "
+			    "reading every event: %s", strerror(errno));
+		if (n > 0)
+			got += n;
+		break;
 	}
+	if (got == 0)
+		return;
+	buf[got] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	diag_die(EX_UNAVAILABLE, "the hub refused the events: %s", buf);
 }
 
 int
@@ -326,15 +340,21 @@ bus_sub_main(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 't':
+			if (*optarg == '\0')
+				diag_die_usage("--type: empty glob");
 			types = realloc(types, (ntypes + 1) * sizeof *types);
 			if (types == NULL)
 				diag_die(EX_OSERR, "out of memory");
 			types[ntypes++] = optarg;
 			break;
 		case 's':
+			if (*optarg == '\0')
+				diag_die_usage("--session: empty");
 			session = optarg;
 			break;
 		case OPT_TRACE:
+			if (*optarg == '\0')
+				diag_die_usage("--trace: empty");
 			trace = optarg;
 			break;
 		case OPT_CLOUDEVENTS:

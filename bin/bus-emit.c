@@ -1,6 +1,7 @@
 /* starry-bus emit: print one new event, or send it with --to. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,10 @@ static const char emit_usage[] =
 "      --cloudevents           write a CloudEvents 1.0 JSON document\n"
 "  -h, --help, --version, --home DIR, --runtime DIR, --config DIR\n"
 "\n"
-"Without --trace, --session or --cause, STARRY_TRACE_ID, STARRY_SESSION_ID\n"
-"and STARRY_CAUSE_ID from the environment are inherited.\n";
+"Unless --trace or --cause is given, STARRY_TRACE_ID, STARRY_SESSION_ID and\n"
+"STARRY_CAUSE_ID from the environment are inherited (--session still wins).\n"
+"A line over 4096 bytes is refused for a FIFO, where it could interleave\n"
+"with another writer's: send it to the hub's socket instead.\n";
 
 enum { OPT_SESSION = CLI_OPT_FREE, OPT_TO, OPT_CLOUDEVENTS };
 
@@ -126,7 +129,7 @@ origin_from_cause_arg(struct event_origin *origin, const char *arg,
 /* Open PATH for one event: a socket is the hub, a FIFO needs a reader, and
  * anything else is a file appended to. */
 static int
-open_destination(const char *path)
+open_destination(const char *path, size_t len)
 {
 	struct starry_err err;
 	struct stat st;
@@ -146,6 +149,10 @@ open_destination(const char *path)
 			diag_die(EX_CANTCREAT, "--to %s: %s", path, strerror(errno));
 		if (fcntl(fd, F_SETFL, 0) < 0)
 			diag_die(EX_OSERR, "--to %s: %s", path, strerror(errno));
+		if (len > PIPE_BUF)
+			diag_die(EX_DATAERR, "--to %s: the event is %zu bytes; a FIFO "
+			    "keeps only lines up to %d bytes whole among several writers: "
+			    "send it to the hub's bus.sock", path, len, PIPE_BUF);
 		return fd;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -203,9 +210,12 @@ bus_emit_main(int argc, char **argv)
 		diag_die_usage(optind == argc ? "emit: missing TYPE" : "emit: one TYPE only");
 	if (origin.source == NULL)
 		origin.source = "starry-bus";
+	/* A chain named on the command line is not mixed with the one in the
+	 * environment: a parent from another trace would be a lie. */
 	if (cause != NULL)
 		origin_from_cause_arg(&origin, cause, &cause_buf);
-	event_origin_from_env(&origin);
+	else if (origin.trace_id == NULL)
+		event_origin_from_env(&origin);
 
 	event = event_create(argv[optind], payload, &origin, &err);
 	if (event == NULL)
@@ -221,7 +231,7 @@ bus_emit_main(int argc, char **argv)
 		free(line);
 		line = ce;
 	}
-	fd = to ? open_destination(to) : STDOUT_FILENO;
+	fd = to ? open_destination(to, len) : STDOUT_FILENO;
 	if (write_all(fd, line, len) < 0)
 		diag_die(EX_IOERR, "%s: %s", to ? to : "stdout", strerror(errno));
 	if (to && close(fd) < 0)

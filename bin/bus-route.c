@@ -39,6 +39,7 @@ static const char route_usage[] =
 "      --no-dedup         pass duplicate ids on\n"
 "  -q, --queue N          events held per output before reading stops\n"
 "                         (default 65536)\n"
+"      --queue-bytes SIZE the same bound in bytes (default 64M)\n"
 "      --persist          keep FIFO inputs open when their writers leave\n"
 "  -l, --lenient          accept any non-empty id of at most 128 bytes\n"
 "  -r, --rejects FILE     append rejected lines to FILE as KERNEL:ERROR events\n"
@@ -52,7 +53,7 @@ static const char route_usage[] =
 
 enum {
 	OPT_DEDUP = CLI_OPT_FREE, OPT_NO_DEDUP, OPT_PERSIST, OPT_STATS,
-	OPT_CLOUDEVENTS,
+	OPT_CLOUDEVENTS, OPT_QUEUE_BYTES,
 };
 
 static const struct option route_options[] = {
@@ -61,6 +62,7 @@ static const struct option route_options[] = {
 	{"dedup", required_argument, NULL, OPT_DEDUP},
 	{"no-dedup", no_argument, NULL, OPT_NO_DEDUP},
 	{"queue", required_argument, NULL, 'q'},
+	{"queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES},
 	{"persist", no_argument, NULL, OPT_PERSIST},
 	{"lenient", no_argument, NULL, 'l'},
 	{"rejects", required_argument, NULL, 'r'},
@@ -91,6 +93,7 @@ struct output {
 	const char *path;
 	struct outbuf buf;
 	struct pqueue *queue;
+	size_t queued_bytes;
 	int restore_flags;	/* -1, or stdout's flags to put back */
 	bool dead;
 	uint64_t written, lost;
@@ -104,6 +107,7 @@ struct route {
 	struct ingest ingest;
 	struct dedup_window *dedup;
 	size_t queue_cap;
+	uint64_t queue_bytes;
 	bool persist, cloudevents, stats, draining;
 	uint64_t read, queued;
 	int status;
@@ -214,7 +218,8 @@ static bool
 route_queues_full(const struct route *rt)
 {
 	for (size_t i = 0; i < rt->nout; i++)
-		if (!rt->out[i].dead && pqueue_full(rt->out[i].queue))
+		if (!rt->out[i].dead && (pqueue_full(rt->out[i].queue) ||
+		    rt->out[i].queued_bytes >= rt->queue_bytes))
 			return true;
 	return false;
 }
@@ -251,6 +256,7 @@ output_pump(struct route *rt, struct output *o)
 			if (outbuf_append(&o->buf, it->data, it->len, false) < 0)
 				diag_die(EX_OSERR, "out of memory");
 			pqueue_pop(o->queue);
+			o->queued_bytes -= it->len;
 			item_release(it);
 			o->written++;
 			moved = true;
@@ -289,8 +295,12 @@ route_enqueue(struct route *rt, const char *line, size_t len, const struct event
 	for (size_t i = 0; i < rt->nout; i++) {
 		struct output *o = &rt->out[i];
 
-		if (o->dead || (!o->match_all && fnmatch(o->glob, type, 0) != 0))
+		if (!o->match_all && fnmatch(o->glob, type, 0) != 0)
 			continue;
+		if (o->dead) {
+			o->lost++;
+			continue;
+		}
 		if (it == NULL) {
 			it = malloc(sizeof *it + len + 1);
 			if (it == NULL)
@@ -303,6 +313,7 @@ route_enqueue(struct route *rt, const char *line, size_t len, const struct event
 		it->refs++;
 		if (pqueue_push(o->queue, view->priority, it) < 0)
 			diag_die(EX_SOFTWARE, "queue overflow");	/* checked before */
+		o->queued_bytes += it->len;
 	}
 	if (it != NULL)
 		rt->queued++;
@@ -312,15 +323,14 @@ route_enqueue(struct route *rt, const char *line, size_t len, const struct event
 static bool
 route_duplicate(struct route *rt, const struct event_view *view, int64_t now)
 {
-	char id[EVENT_MAX_FIELD * 6 + 1];
+	char buf[EVENT_ID_KEY_MAX];
+	const char *key;
 	long n;
 
 	if (rt->dedup == NULL)
 		return false;
-	if (!view->id.escaped)
-		return dedup_window_seen(rt->dedup, view->id.p, view->id.len, now);
-	n = event_str_copy(&view->id, id, sizeof id);
-	return n >= 0 && dedup_window_seen(rt->dedup, id, n, now);
+	n = event_id_key(view, &key, buf, sizeof buf);
+	return n >= 0 && dedup_window_seen(rt->dedup, key, n, now);
 }
 
 /* Take the whole lines an input has buffered, while every queue has room.
@@ -363,13 +373,14 @@ input_take_lines(struct route *rt, struct input *in)
 }
 
 static void
-input_read(struct input *in)
+input_read(struct route *rt, struct input *in)
 {
 	long n = line_reader_fill(in->reader);
 
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		diag_error("--in %s: %s", in->name, strerror(errno));
 		in->done = true;
+		rt->status = EX_IOERR;
 		return;
 	}
 	in->want_read = false;
@@ -473,7 +484,7 @@ route_loop(struct route *rt)
 			break;
 		for (size_t i = 0; i < rt->nin; i++)
 			if (pfd[1 + i].revents)
-				input_read(&rt->in[i]);
+				input_read(rt, &rt->in[i]);
 	}
 	close(sfd);
 	free(pfd);
@@ -512,7 +523,7 @@ int
 bus_route_main(int argc, char **argv)
 {
 	struct cli_common common = {0};
-	struct route rt = {.queue_cap = 65536};
+	struct route rt = {.queue_cap = 65536, .queue_bytes = 64 << 20};
 	struct starry_err err;
 	const char *rejects = NULL;
 	const char **ins = NULL, **outs = NULL;
@@ -546,6 +557,10 @@ bus_route_main(int argc, char **argv)
 			break;
 		case 'q':
 			rt.queue_cap = cli_parse_int("queue", optarg, 1, 1 << 24);
+			break;
+		case OPT_QUEUE_BYTES:
+			rt.queue_bytes = cli_parse_size("queue-bytes", optarg, 1,
+			    (uint64_t)1 << 34);
 			break;
 		case OPT_PERSIST:
 			rt.persist = true;

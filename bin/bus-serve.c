@@ -26,6 +26,7 @@ static const char serve_usage[] =
 "      --ready-fd N          write a newline to fd N and close it when ready\n"
 "      --queue N             events taken in per round (default 4096)\n"
 "      --sub-queue N         events waiting per subscriber (default 16384)\n"
+"      --sub-bytes SIZE      bytes waiting per subscriber (default 64M)\n"
 "      --dedup COUNT,DURATION  the dedup window (default 65536,10m)\n"
 "  -r, --rejects FILE        append each rejected line to FILE, inside a\n"
 "                            KERNEL:ERROR event\n"
@@ -35,12 +36,13 @@ static const char serve_usage[] =
 "Exit status: 0 after a signal, 75 when another hub is running, 73 when\n"
 "bus.fifo or bus.sock cannot be made.\n";
 
-enum { OPT_READY_FD = CLI_OPT_FREE, OPT_QUEUE, OPT_SUB_QUEUE, OPT_DEDUP };
+enum { OPT_READY_FD = CLI_OPT_FREE, OPT_QUEUE, OPT_SUB_QUEUE, OPT_SUB_BYTES, OPT_DEDUP };
 
 static const struct option serve_options[] = {
 	{"ready-fd", required_argument, NULL, OPT_READY_FD},
 	{"queue", required_argument, NULL, OPT_QUEUE},
 	{"sub-queue", required_argument, NULL, OPT_SUB_QUEUE},
+	{"sub-bytes", required_argument, NULL, OPT_SUB_BYTES},
 	{"dedup", required_argument, NULL, OPT_DEDUP},
 	{"rejects", required_argument, NULL, 'r'},
 	CLI_COMMON_LONGOPTS,
@@ -71,6 +73,9 @@ bus_serve_main(int argc, char **argv)
 			break;
 		case OPT_SUB_QUEUE:
 			opt.sub_queue = cli_parse_int("sub-queue", optarg, 1, 1 << 24);
+			break;
+		case OPT_SUB_BYTES:
+			opt.sub_bytes = cli_parse_size("sub-bytes", optarg, 1, (uint64_t)1 << 34);
 			break;
 		case OPT_DEDUP:
 			if (dedup_parse_spec(optarg, &opt.dedup_count, &opt.dedup_ms) < 0)

@@ -10,7 +10,6 @@
 #include "bus.h"
 #include "cli.h"
 #include "cloudevents.h"
-#include "config.h"
 #include "ingest.h"
 #include "outbuf.h"
 
@@ -83,7 +82,6 @@ bus_validate_main(int argc, char **argv)
 	struct starry_err err;
 	const char *rejects = NULL;
 	int64_t max_line = EVENT_MAX_LINE;
-	uint64_t size;
 	int opt, status;
 	bool lenient = false, quiet = false;
 
@@ -101,11 +99,7 @@ bus_validate_main(int argc, char **argv)
 			quiet = true;
 			break;
 		case OPT_MAX_LINE:
-			if (config_parse_size(optarg, &size, NULL) < 0 || size == 0 ||
-			    size > 256 * 1024 * 1024)
-				diag_die_usage("--max-line: expected a size from 1 to 256M, got '%s'",
-				    optarg);
-			max_line = size;
+			max_line = cli_parse_size("max-line", optarg, 1, 256 << 20);
 			break;
 		case OPT_CLOUDEVENTS:
 			v.cloudevents = true;

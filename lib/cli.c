@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "diag.h"
 
 int
@@ -59,6 +60,18 @@ cli_parse_int(const char *name, const char *arg, long long min, long long max)
 		diag_die_usage("--%s: expected an integer from %lld to %lld, got '%s'",
 		    name, min, max, arg);
 	return v;
+}
+
+uint64_t
+cli_parse_size(const char *name, const char *arg, uint64_t min, uint64_t max)
+{
+	uint64_t size;
+
+	if (config_parse_size(arg, &size, NULL) < 0 || size < min || size > max)
+		diag_die_usage("--%s: expected a size from %llu to %llu bytes (such "
+		    "as 64K or 16M), got '%s'", name, (unsigned long long)min,
+		    (unsigned long long)max, arg);
+	return size;
 }
 
 int

@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 
 #include "paths.h"
 
@@ -40,6 +41,11 @@ void cli_resolve_paths(const struct cli_common *c, struct starry_paths *p);
 /* Parse a decimal integer in [min, max] for option name, or die (64). */
 long long cli_parse_int(const char *name, const char *arg, long long min,
     long long max);
+
+/* Parse a size (64K, 256M: see config_parse_size) in [min, max] for
+ * option name, or die (64). */
+uint64_t cli_parse_size(const char *name, const char *arg, uint64_t min,
+    uint64_t max);
 
 /* Parse --ready-fd N: an open fd, or die (64). */
 int cli_ready_fd(const char *arg);

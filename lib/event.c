@@ -667,3 +667,14 @@ out:
 	json_decref(src);
 	return ev;
 }
+
+long
+event_id_key(const struct event_view *view, const char **key, char *buf, size_t cap)
+{
+	if (!view->id.escaped) {
+		*key = view->id.p;
+		return view->id.len;
+	}
+	*key = buf;
+	return event_str_copy(&view->id, buf, cap);
+}

@@ -64,6 +64,13 @@ long event_str_copy(const struct event_str *s, char *buf, size_t cap);
 /* Compare a field with a C string, escapes resolved. */
 bool event_str_equals(const struct event_str *s, const char *c);
 
+/* The id as the dedup window compares it: *key is the raw bytes when the
+ * id has no escapes, else its decoded form in buf. Returns the length, or
+ * -1 when it does not fit in cap (EVENT_ID_KEY_MAX always fits). */
+#define EVENT_ID_KEY_MAX (EVENT_MAX_FIELD * 4 + 1)
+long event_id_key(const struct event_view *view, const char **key, char *buf,
+    size_t cap);
+
 /* Milliseconds since the epoch, from CLOCK_REALTIME. */
 int64_t event_now_ms(void);
 

@@ -68,6 +68,7 @@ struct conn {
 	bool rd_eof;		/* SUB: the peer shut its side */
 	struct sub_filter filter;
 	struct pqueue *queue;
+	size_t queued_bytes;	/* the events in queue, in bytes */
 	struct hub_msg *batch[SUB_BATCH];	/* being written, in order */
 	size_t nbatch;
 	size_t batch_off;	/* bytes of batch[0] already written */
@@ -409,6 +410,7 @@ sub_refill(struct conn *c)
 	while (c->nbatch < SUB_BATCH && bytes < SUB_BATCH_BYTES &&
 	    (m = pqueue_pop(c->queue)) != NULL) {
 		c->batch[c->nbatch++] = m;
+		c->queued_bytes -= m->len;
 		bytes += m->len;
 	}
 }
@@ -486,6 +488,7 @@ sub_disconnect_slow(struct hub *h, struct conn *c, int64_t now)
 	queue_clear(c->queue);
 	pqueue_free(c->queue);
 	c->queue = NULL;
+	c->queued_bytes = 0;
 	h->stats.slow++;
 	h->stats.dropped += missed;
 	snprintf(message, sizeof message,
@@ -503,7 +506,10 @@ sub_disconnect_slow(struct hub *h, struct conn *c, int64_t now)
 	sub_write(h, c);
 }
 
+/* A subscribe request is an object whose one member is "subscribe": an
+ * event that happens to carry such a member is still an event. */
 struct subscribe_probe {
+	size_t members;
 	bool found;
 };
 
@@ -514,22 +520,22 @@ probe_member(void *ctx, const struct jscan_value *key,
 	struct subscribe_probe *p = ctx;
 
 	(void)value;
-	if (jscan_string_equals(key->p, key->len, key->escaped, "subscribe")) {
-		p->found = true;
-		*why = "found";
-		return -1;	/* no need to scan further */
+	if (++p->members > 1) {
+		*why = "more than one member";
+		return -1;	/* not a request: no need to scan further */
 	}
+	p->found = jscan_string_equals(key->p, key->len, key->escaped, "subscribe");
 	return 0;
 }
 
-/* A first line with a top-level "subscribe" member is a subscribe
- * request: make c a subscriber, or answer the error and close. Returns
- * whether the line was one. */
+/* A first line {"subscribe": ...} is a subscribe request: make c a
+ * subscriber, or answer the error and close. Returns whether the line was
+ * one. */
 static bool
 conn_try_subscribe(struct hub *h, struct conn *c, const char *line, size_t len,
     int64_t now)
 {
-	struct subscribe_probe probe = {false};
+	struct subscribe_probe probe = {0, false};
 	struct jscan_value top;
 	struct jscan_error jerr;
 	json_error_t jsonerr;
@@ -538,7 +544,7 @@ conn_try_subscribe(struct hub *h, struct conn *c, const char *line, size_t len,
 	json_t *root;
 
 	jscan_document(line, len, &top, probe_member, &probe, &jerr);
-	if (!probe.found)
+	if (!probe.found || probe.members != 1)
 		return false;
 	root = json_loadb(line, len, 0, &jsonerr);
 	if (root == NULL || !json_is_object(root)) {
@@ -577,9 +583,12 @@ static void
 hub_take(struct hub *h, const char *line, size_t len, const struct event_view *v,
     int64_t now)
 {
+	char buf[EVENT_ID_KEY_MAX];
+	const char *key;
 	struct hub_msg *m;
+	long n = event_id_key(v, &key, buf, sizeof buf);
 
-	if (dedup_window_seen(h->dedup, v->id.p, v->id.len, now)) {
+	if (n >= 0 && dedup_window_seen(h->dedup, key, n, now)) {
 		h->stats.duplicates++;
 		return;
 	}
@@ -635,6 +644,16 @@ hub_pull(struct hub *h, struct line_reader *r, const char *name, struct conn *c,
 	return PULL_FULL;
 }
 
+/* Whether m fits in c's queue: a count and a byte bound; an empty queue
+ * takes any one event, however large. */
+static bool
+sub_has_room(const struct hub *h, const struct conn *c, const struct hub_msg *m)
+{
+	if (pqueue_len(c->queue) == 0)
+		return true;
+	return !pqueue_full(c->queue) && c->queued_bytes + m->len <= h->opt.sub_bytes;
+}
+
 /* Hand the central queue out, lowest priority number first. */
 static void
 hub_fan_out(struct hub *h, int64_t now)
@@ -647,16 +666,17 @@ hub_fan_out(struct hub *h, int64_t now)
 			c = h->conns[i];
 			if (c->fd < 0 || c->kind != CONN_SUB || !filter_matches(&c->filter, m))
 				continue;
-			if (pqueue_full(c->queue))
+			if (!sub_has_room(h, c, m))
 				sub_write(h, c);	/* make room if the socket takes it */
 			if (c->fd < 0 || c->kind != CONN_SUB)
 				continue;
-			if (pqueue_full(c->queue)) {
+			if (!sub_has_room(h, c, m)) {
 				sub_disconnect_slow(h, c, now);
 				continue;
 			}
 			m->refs++;
 			pqueue_push(c->queue, m->priority, m);
+			c->queued_bytes += m->len;
 		}
 		msg_unref(m);
 	}
@@ -921,6 +941,34 @@ conns_service(struct hub *h, size_t npolled, int64_t now)
 	}
 }
 
+/* At stop, take what a reader still holds: whole lines while there is time,
+ * and an unfinished last line, rejected as truncated; what no longer fits
+ * is counted and said, never dropped in silence. */
+static void
+hub_finish_input(struct hub *h, struct line_reader *r, const char *name,
+    struct conn *c, int64_t deadline)
+{
+	enum pull_result pr;
+	const char *line;
+	size_t len;
+	long lineno;
+	uint64_t lost = 0;
+
+	if (r == NULL)
+		return;
+	line_reader_finish(r);
+	while ((pr = hub_pull(h, r, name, c, mono_ms())) == PULL_FULL &&
+	    mono_ms() < deadline)
+		hub_fan_out(h, mono_ms());
+	if (pr != PULL_FULL)
+		return;
+	while (line_reader_next(r, &line, &len, &lineno) != LINE_EOF)
+		lost++;
+	h->stats.dropped += lost;
+	diag_warn("%s: %llu lines read but not delivered: the hub stopped", name,
+	    (unsigned long long)lost);
+}
+
 /* The end: accept who is waiting, stop listening, take in what is
  * readable now, then give the subscribers until the deadline. */
 static int
@@ -958,6 +1006,14 @@ hub_stop(struct hub *h, struct starry_err *err)
 		hub_fan_out(h, now);
 		hub_write_all(h);
 	}
+	hub_finish_input(h, h->fifo_reader, HUB_FIFO_NAME, NULL, deadline);
+	for (size_t i = 0; i < h->nconns; i++) {
+		struct conn *c = h->conns[i];
+
+		if (c->fd >= 0 && (c->kind == CONN_NEW || c->kind == CONN_PUB))
+			hub_finish_input(h, c->reader, c->name, c, deadline);
+	}
+	hub_fan_out(h, mono_ms());
 	h->fifo_more = false;
 	for (size_t i = 0; i < h->nconns; i++)
 		h->conns[i]->more = false;
@@ -1101,6 +1157,8 @@ hub_open(struct hub **hubp, const struct hub_options *opt, struct starry_err *er
 		h->opt.queue = HUB_DEFAULT_QUEUE;
 	if (h->opt.sub_queue == 0)
 		h->opt.sub_queue = HUB_DEFAULT_SUB_QUEUE;
+	if (h->opt.sub_bytes == 0)
+		h->opt.sub_bytes = HUB_DEFAULT_SUB_BYTES;
 	if (h->opt.dedup_count == 0)
 		h->opt.dedup_count = DEDUP_DEFAULT_COUNT;
 	if (h->opt.dedup_ms == 0)

@@ -25,6 +25,7 @@
 
 #define HUB_DEFAULT_QUEUE     4096	/* events taken in per round */
 #define HUB_DEFAULT_SUB_QUEUE 16384	/* events waiting per subscriber */
+#define HUB_DEFAULT_SUB_BYTES (64u << 20)	/* and their bytes */
 #define HUB_FAREWELL_MS       2000	/* to finish a line to a closed subscriber */
 #define HUB_SHUTDOWN_MS       5000	/* to drain inputs and flush at stop */
 
@@ -32,6 +33,7 @@ struct hub_options {
 	const char *runtime;	/* the folder of bus.fifo, bus.sock, bus.lock */
 	size_t queue;		/* 0: HUB_DEFAULT_QUEUE */
 	size_t sub_queue;	/* 0: HUB_DEFAULT_SUB_QUEUE */
+	size_t sub_bytes;	/* 0: HUB_DEFAULT_SUB_BYTES */
 	size_t dedup_count;	/* 0: DEDUP_DEFAULT_COUNT */
 	int64_t dedup_ms;	/* 0: DEDUP_DEFAULT_MS */
 	const char *rejects;	/* NULL, or a file for KERNEL:ERROR events */

@@ -133,6 +133,12 @@ line_reader_fd(const struct line_reader *r)
 }
 
 void
+line_reader_finish(struct line_reader *r)
+{
+	r->eof = true;
+}
+
+void
 line_reader_rearm(struct line_reader *r)
 {
 	r->eof = false;

@@ -129,3 +129,22 @@ a:two"
 	run jq -c '[.specversion, .type, .source, .data, .priority, .sessionid, (.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{3}Z$")), (.traceparent | test("^00-[0-9a-f]{32}-[0-9a-f]{16}-01$"))]' <<<"$output"
 	assert_output '["1.0","a:b","starry-bus",[1],1,"default",true,true]'
 }
+
+@test "emit: --trace starts its own chain: no parent or session from the environment" {
+	run env STARRY_CAUSE_ID=env-cause STARRY_SESSION_ID=env-session \
+		starry-bus emit a:b --trace mine
+	run jq -r '[.traceId, .sessionId, (.parentId // "-")] | @tsv' <<<"$output"
+	assert_output "$(printf 'mine\tdefault\t-')"
+}
+
+@test "emit: a line over PIPE_BUF is refused for a FIFO, where it could interleave" {
+	mkfifo f
+	exec 7<>f
+	big=$(head -c 5000 /dev/zero | tr '\0' x)
+	run starry-bus emit a:big --payload "\"$big\"" --to f
+	exec 7<&-
+	assert_failure 65
+	assert_output --partial "a FIFO keeps only lines up to 4096 bytes whole"
+	run starry-bus emit a:big --payload "\"$big\"" --to big.jsonl
+	assert_success
+}

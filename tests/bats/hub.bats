@@ -487,3 +487,70 @@ my $buf; while (sysread($s, $buf, 4096)) { print $buf }' "$STARRY_RUNTIME/bus.so
 		assert_output --partial "usage: starry-bus $c"
 	done
 }
+
+@test "hub: an event with a \"subscribe\" member is an event, not a request" {
+	start_hub
+	start_sub all
+	hub_events 2 0c01 | sed '1s/"payload":/"subscribe":{"types":["x:*"]},"payload":/' >odd.jsonl
+	run starry-bus pub odd.jsonl
+	assert_success
+	wait_for 10 has_lines all.out 2
+	run jq -c .subscribe all.out
+	assert_line '{"types":["x:*"]}'
+}
+
+@test "hub: the same id written with escapes is a duplicate" {
+	start_hub
+	start_sub all
+	hub_events 1 0d01 >one.jsonl
+	id=$(jq -r .id one.jsonl)
+	# the id's first character as a \u escape: the same id, other bytes
+	esc=$(printf '\\u%04x%s' "'${id:0:1}" "${id:1}")
+	sed "s/\"id\":\"$id\"/\"id\":\"${esc//\\/\\\\}\"/" one.jsonl >two.jsonl
+	grep -q '"id":"\\u00' two.jsonl
+	cat one.jsonl two.jsonl | starry-bus pub
+	hub_events 1 0d02 | starry-bus pub
+	wait_for 10 grep -q 0d02 all.out
+	[ "$(wc -l <all.out)" -eq 2 ]
+	kill -TERM "$HUB_PID"
+	wait "$HUB_PID"
+	log_has '1 duplicates'
+}
+
+@test "hub: a subscriber holding too many bytes is disconnected (--sub-bytes)" {
+	start_hub --sub-bytes 256K
+	# A raw subscriber that never reads: its socket buffer and then its
+	# queue fill with large events.
+	perl -MIO::Socket::UNIX -e '
+		my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!";
+		$s->autoflush(1);
+		print $s qq({"subscribe":{}}\n);
+		my $ack = <$s>;
+		open(my $f, ">", $ARGV[1]) and close($f);
+		sleep 30;' "$STARRY_RUNTIME/bus.sock" subscribed 3>&- &
+	PIDS+=("$!")
+	wait_for 10 test -e subscribed
+	hub_events 200 0e01 test:big 3 default trace-0 20000 | starry-bus pub
+	wait_for 10 log_has 'disconnected slow subscriber pid [0-9]+: missed [0-9]+ events'
+}
+
+@test "hub: a line cut off by shutdown is rejected and counted, not lost" {
+	start_hub --rejects rej.jsonl
+	start_sub all
+	exec 9>"$STARRY_RUNTIME/bus.fifo"
+	hub_events 1 0f01 >&9
+	printf '{"id":"half' >&9
+	wait_for 10 grep -q 0f01 all.out
+	kill -TERM "$HUB_PID"
+	wait "$HUB_PID"
+	exec 9>&-
+	log_has 'bus.fifo:2: truncated line: no newline at end of input'
+	[ "$(jq -r .payload.raw rej.jsonl)" = '{"id":"half' ]
+}
+
+@test "sub: empty filter values are usage errors" {
+	run starry-bus sub --type ''
+	assert_failure 64
+	run starry-bus sub --session ''
+	assert_failure 64
+}

@@ -224,3 +224,22 @@ payload_ns() {
 	run starry-bus route --in /nonexistent
 	assert_failure 66
 }
+
+@test "route: an input that cannot be read exits 74 after the others" {
+	mkdir adir
+	gen_events 2 > ok.jsonl
+	run bash -c 'starry-bus route --in adir --in ok.jsonl 2>err >out.jsonl'
+	assert_failure 74
+	assert_equal "$(wc -l < out.jsonl)" 2
+	run cat err
+	assert_output 'starry-bus: error: --in adir: Is a directory'
+}
+
+@test "route: --queue-bytes bounds what waits, and still loses nothing" {
+	gen_events 2000 > in.jsonl
+	run bash -c 'starry-bus route --queue-bytes 1K < in.jsonl > out.jsonl'
+	assert_success
+	cmp in.jsonl out.jsonl
+	run starry-bus route --queue-bytes 0
+	assert_failure 64
+}
