@@ -10,9 +10,11 @@ demo=$(mktemp -d "${TMPDIR:-/tmp}/starry-demo.XXXXXX")
 export STARRY_HOME="$demo/home" STARRY_RUNTIME="$demo/run" STARRY_CONFIG="$demo/config"
 hub= sub=
 cleanup() {
-	[ -n "$sub" ] && kill "$sub" 2>/dev/null
-	[ -n "$hub" ] && kill "$hub" 2>/dev/null && wait "$hub" 2>/dev/null
+	status=$?
+	if [ -n "$sub" ]; then kill "$sub" 2>/dev/null || true; fi
+	if [ -n "$hub" ]; then kill "$hub" 2>/dev/null || true; wait "$hub" || true; fi
 	rm -rf "$demo"
+	exit "$status"
 }
 trap cleanup EXIT INT TERM
 
@@ -49,15 +51,14 @@ say "routing a burst: 5 background events, then 1 urgent; urgent leaves first"
 	for i in 1 2 3 4 5; do starry-bus emit job:background --priority 5 --payload "$i"; done
 	starry-bus emit alert:server_down --priority 0 --payload '"urgent"'
 } > "$demo/burst.jsonl"
-starry-bus route --queue 100 < "$demo/burst.jsonl" | starry-bus validate |
-	while IFS= read -r line; do
-		printf '%s\n' "$line" | cut -c1-160
-	done
+echo "priority, type, payload of each event as route lets it out:" >&2
+starry-bus route --queue 100 < "$demo/burst.jsonl" | jq -c '[.priority, .type, .payload]'
 
 say "validating a file with a bad line (exit 65, the reason on stderr)"
 { starry-bus emit ok:one; echo '{"id":"broken"'; } > "$demo/mixed.jsonl"
 starry-bus validate "$demo/mixed.jsonl" > /dev/null || echo "validate exited $?" >&2
 
-say "stopping the hub"
+say "stopping the hub (SIGTERM): it flushes, then says what it carried"
 kill "$hub"; wait "$hub" || true; hub=
+wait "$sub" || true; sub=
 cat "$demo/hub.log" >&2

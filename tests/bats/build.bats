@@ -34,3 +34,12 @@ setup() {
 	[ ! -e "$d/usr/share/starry" ]
 	[ -f "$d/usr/etc/starry/starry.yaml" ]
 }
+
+@test "make demo: the hub, a causal chain and a priority burst, exit 0" {
+	run sh "$STARRY_TOP/contrib/demo.sh" "${STARRY_BIN_DIR:-$STARRY_TOP/bin}"
+	assert_success
+	# the subscriber saw the push and the message it caused, in one trace
+	[ "$(printf '%s\n' "$output" | grep -c '"type":"git:commit_pushed"')" -eq 1 ]
+	run bash -c 'printf "%s\n" "$0" | grep -A1 "as route lets it out" | tail -1' "$output"
+	assert_output '[0,"alert:server_down","urgent"]'
+}
