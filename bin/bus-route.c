@@ -20,8 +20,7 @@
 #include "config.h"
 #include "dedup.h"
 #include "ingest.h"
-#include "outbuf.h"
-#include "pqueue.h"
+#include "lineq.h"
 #include "sock.h"
 
 static const char route_usage[] =
@@ -72,13 +71,6 @@ static const struct option route_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* One event's bytes ('\n' included), shared by the outputs it goes to. */
-struct item {
-	unsigned refs;
-	size_t len;
-	char data[];
-};
-
 struct input {
 	const char *name;
 	int fd;
@@ -91,9 +83,8 @@ struct output {
 	char *glob;
 	bool match_all;		/* the glob is "*" */
 	const char *path;
-	struct outbuf buf;
-	struct pqueue *queue;
-	size_t queued_bytes;
+	int fd;
+	struct lineq *queue;
 	int restore_flags;	/* -1, or stdout's flags to put back */
 	bool dead;
 	uint64_t written, lost;
@@ -120,13 +111,6 @@ monotonic_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-item_release(struct item *it)
-{
-	if (--it->refs == 0)
-		free(it);
 }
 
 static void
@@ -208,18 +192,17 @@ route_add_output(struct route *rt, const char *spec)
 	o->glob = strndup(spec, eq - spec);
 	o->match_all = strcmp(o->glob, "*") == 0;
 	o->path = eq + 1;
-	o->queue = pqueue_new(rt->queue_cap);
+	o->queue = lineq_new(rt->queue_cap, rt->queue_bytes);
 	if (o->glob == NULL || o->queue == NULL)
 		diag_die(EX_OSERR, "out of memory");
-	outbuf_init(&o->buf, open_output_path(o->path, &o->restore_flags));
+	o->fd = open_output_path(o->path, &o->restore_flags);
 }
 
 static bool
 route_queues_full(const struct route *rt)
 {
 	for (size_t i = 0; i < rt->nout; i++)
-		if (!rt->out[i].dead && (pqueue_full(rt->out[i].queue) ||
-		    rt->out[i].queued_bytes >= rt->queue_bytes))
+		if (!rt->out[i].dead && lineq_full(rt->out[i].queue))
 			return true;
 	return false;
 }
@@ -227,47 +210,39 @@ route_queues_full(const struct route *rt)
 static void
 output_fail(struct route *rt, struct output *o)
 {
-	struct item *it;
-
 	diag_error("--out %s: %s", o->path, strerror(errno));
 	o->dead = true;
 	rt->status = EX_IOERR;
-	while ((it = pqueue_pop(o->queue)) != NULL) {
-		o->lost++;
-		item_release(it);
-	}
+	o->lost += lineq_clear(o->queue);
 	if (o->lost)
 		diag_error("--out %s: %llu queued events not delivered", o->path,
 		    (unsigned long long)o->lost);
 }
 
-/* Move queued events into the output buffer and write what the fd takes
- * now. The buffer holds at most OUTBUF_SIZE, so a priority 0 event that
- * arrives later still overtakes everything left in the queue. */
+/* Write what the fd takes now, straight from the queue, at most
+ * ROUTE_WRITE bytes a time: a priority 0 event that arrives meanwhile
+ * overtakes everything still queued. Returns whether anything moved. */
+#define ROUTE_WRITE (64 * 1024)
 static bool
 output_pump(struct route *rt, struct output *o)
 {
-	struct item *it;
+	const char *p;
+	size_t len, before;
+	ssize_t n;
 	bool moved = false;
 
-	while (!o->dead) {
-		while ((it = pqueue_peek(o->queue)) != NULL &&
-		    (!outbuf_pending(&o->buf) || it->len <= outbuf_room(&o->buf))) {
-			if (outbuf_append(&o->buf, it->data, it->len, false) < 0)
-				diag_die(EX_OSERR, "out of memory");
-			pqueue_pop(o->queue);
-			o->queued_bytes -= it->len;
-			item_release(it);
-			o->written++;
-			moved = true;
-		}
-		if (!outbuf_pending(&o->buf))
-			return moved;
-		if (outbuf_flush_some(&o->buf) < 0) {
+	while (!o->dead && (p = lineq_peek(o->queue, ROUTE_WRITE, &len)) != NULL) {
+		n = write(o->fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
 			if (errno != EAGAIN)
 				output_fail(rt, o);
-			return moved;
+			break;
 		}
+		before = lineq_lines(o->queue);
+		lineq_consume(o->queue, n);
+		o->written += before - lineq_lines(o->queue);
 		moved = true;
 	}
 	return moved;
@@ -278,8 +253,8 @@ route_enqueue(struct route *rt, const char *line, size_t len, const struct event
 {
 	char type[EVENT_MAX_FIELD * 4 + 1];
 	struct starry_err err;
-	struct item *it = NULL;
 	char *ce = NULL;
+	bool queued = false;
 
 	if (event_str_copy(&view->type, type, sizeof type) < 0)
 		return;		/* cannot happen: the scan bounds the type */
@@ -301,21 +276,11 @@ route_enqueue(struct route *rt, const char *line, size_t len, const struct event
 			o->lost++;
 			continue;
 		}
-		if (it == NULL) {
-			it = malloc(sizeof *it + len + 1);
-			if (it == NULL)
-				diag_die(EX_OSERR, "out of memory");
-			it->refs = 0;
-			it->len = len + 1;
-			memcpy(it->data, line, len);
-			it->data[len] = '\n';
-		}
-		it->refs++;
-		if (pqueue_push(o->queue, view->priority, it) < 0)
-			diag_die(EX_SOFTWARE, "queue overflow");	/* checked before */
-		o->queued_bytes += it->len;
+		if (lineq_push(o->queue, view->priority, line, len) < 0)
+			diag_die(EX_OSERR, "out of memory");
+		queued = true;
 	}
-	if (it != NULL)
+	if (queued)
 		rt->queued++;
 	free(ce);
 }
@@ -398,7 +363,7 @@ route_print_stats(const struct route *rt)
 		diag_note("route: --out %s=%s: %llu written, %zu waiting, %llu lost",
 		    rt->out[i].glob, rt->out[i].path,
 		    (unsigned long long)rt->out[i].written,
-		    pqueue_len(rt->out[i].queue), (unsigned long long)rt->out[i].lost);
+		    lineq_lines(rt->out[i].queue), (unsigned long long)rt->out[i].lost);
 }
 
 static bool
@@ -408,8 +373,7 @@ route_finished(const struct route *rt)
 		if (!rt->in[i].done && !(rt->draining && rt->in[i].want_read))
 			return false;
 	for (size_t i = 0; i < rt->nout; i++)
-		if (!rt->out[i].dead && (pqueue_len(rt->out[i].queue) > 0 ||
-		    outbuf_pending(&rt->out[i].buf)))
+		if (!rt->out[i].dead && lineq_lines(rt->out[i].queue) > 0)
 			return false;
 	return true;
 }
@@ -472,7 +436,7 @@ route_loop(struct route *rt)
 			struct output *o = &rt->out[i];
 
 			pfd[1 + rt->nin + i] = (struct pollfd){
-			    .fd = !o->dead && outbuf_pending(&o->buf) ? o->buf.fd : -1,
+			    .fd = !o->dead && lineq_lines(o->queue) > 0 ? o->fd : -1,
 			    .events = POLLOUT};
 		}
 		if (poll(pfd, nfds, -1) < 0) {
@@ -493,8 +457,6 @@ route_loop(struct route *rt)
 static void
 route_close(struct route *rt)
 {
-	struct item *it;
-
 	for (size_t i = 0; i < rt->nin; i++) {
 		line_reader_free(rt->in[i].reader);
 		if (rt->in[i].fd != STDIN_FILENO)
@@ -503,14 +465,11 @@ route_close(struct route *rt)
 	for (size_t i = 0; i < rt->nout; i++) {
 		struct output *o = &rt->out[i];
 
-		while ((it = pqueue_pop(o->queue)) != NULL)
-			item_release(it);
-		pqueue_free(o->queue);
-		outbuf_free(&o->buf);
+		lineq_free(o->queue);
 		if (o->restore_flags >= 0)
-			fcntl(o->buf.fd, F_SETFL, o->restore_flags);
-		if (o->buf.fd != STDOUT_FILENO)
-			close(o->buf.fd);
+			fcntl(o->fd, F_SETFL, o->restore_flags);
+		if (o->fd != STDOUT_FILENO)
+			close(o->fd);
 		free(o->glob);
 	}
 	free(rt->in);
@@ -608,8 +567,7 @@ bus_route_main(int argc, char **argv)
 	if (rt.status == 0 && rt.ingest.rejected > 0)
 		rt.status = EX_DATAERR;
 	for (size_t i = 0; i < rt.nout; i++)
-		if (rt.out[i].dead || pqueue_len(rt.out[i].queue) > 0 ||
-		    outbuf_pending(&rt.out[i].buf))
+		if (rt.out[i].dead || lineq_lines(rt.out[i].queue) > 0)
 			rt.status = EX_IOERR;
 	route_close(&rt);
 	return rt.status;

@@ -20,11 +20,12 @@ struct dedup_slot {
 	uint32_t hash;
 };
 
+/* One cache line: a UUID fits inline. */
 struct dedup_entry {
-	uint64_t hash;
 	int64_t seen_ms;
-	size_t len;
 	char *ext;			/* the id when longer than DEDUP_INLINE */
+	uint32_t hash;			/* low bits: the table slot's home */
+	uint32_t len;
 	char inl[DEDUP_INLINE];
 };
 
@@ -90,8 +91,8 @@ dedup_window_free(struct dedup_window *w)
 	if (w == NULL)
 		return;
 	if (w->ring != NULL)
-		for (size_t i = 0; i < w->count; i++)
-			free(w->ring[i].ext);
+		for (size_t i = 0; i < w->used; i++)
+			free(w->ring[(w->head + i) % w->count].ext);
 	free(w->ring);
 	free(w->table);
 	free(w);
@@ -169,7 +170,7 @@ dedup_window_seen(struct dedup_window *w, const char *id, size_t len, int64_t no
 	} else {
 		memcpy(e->inl, id, len);
 	}
-	e->hash = h;
+	e->hash = (uint32_t)h;
 	e->len = len;
 	e->seen_ms = now_ms;
 	w->table[i].idx = slot;
