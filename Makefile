@@ -28,7 +28,7 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 MAN_SRC   := $(sort $(wildcard man/man*/*.[157]))
 
-.PHONY: all check check-asan units bench demo deps deps-check install uninstall clean lint-man
+.PHONY: all check check-asan units bench fuzz demo deps deps-check install uninstall clean lint-man
 .SECONDARY:
 
 all: $(CMD_BINS)
@@ -80,6 +80,11 @@ check-asan: deps-check
 bench: deps-check all
 	sh tests/bench/run $(BINDIR)
 
+# libFuzzer harnesses (clang), FUZZ_SECONDS each; not part of make check.
+FUZZ_SECONDS ?= 60
+fuzz: deps-check
+	sh tests/fuzz/run $(FUZZ_SECONDS)
+
 demo: deps-check all
 	sh contrib/demo.sh $(BINDIR)
 
@@ -105,4 +110,4 @@ uninstall:
 	@echo "starry: kept $(DESTDIR)$(PREFIX)/etc/starry (configuration)"
 
 clean:
-	rm -rf build build-asan $(CMDS:%=bin/%)
+	rm -rf build build-asan build-fuzz $(CMDS:%=bin/%)

@@ -4,7 +4,7 @@
 #   deps.sh install  the same, but always try to install
 set -u
 pkgs="gcc make pkg-config libc6-dev libjansson-dev libyaml-dev libcmocka-dev
-bats bats-assert bats-support mandoc jq util-linux"
+bats bats-assert bats-support mandoc jq util-linux clang"
 
 missing=""
 for p in $pkgs; do
