@@ -28,15 +28,24 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 MAN_SRC   := $(sort $(wildcard man/man*/*.[157]))
 
+# Objects depend on the flags they were built with (PREFIX is one), so a
+# change of flags rebuilds them.
+FLAGS_NOW   := $(strip $(ALL_CFLAGS) $(LDLIBS))
+FLAGS_STAMP := $(OUT)/flags
+ifneq ($(FLAGS_NOW),$(strip $(file < $(FLAGS_STAMP))))
+$(shell mkdir -p $(OUT))
+$(file > $(FLAGS_STAMP),$(FLAGS_NOW))
+endif
+
 .PHONY: all check check-asan units bench fuzz demo deps deps-check install uninstall clean lint-man
 .SECONDARY:
 
 all: $(CMD_BINS)
 
-$(OUT)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(OUT)/lib
+$(OUT)/lib/%.o: lib/%.c $(wildcard lib/*.h) $(FLAGS_STAMP) | $(OUT)/lib
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(OUT)/cmd/%.o: bin/%.c $(wildcard lib/*.h bin/*.h) | $(OUT)/cmd
+$(OUT)/cmd/%.o: bin/%.c $(wildcard lib/*.h bin/*.h) $(FLAGS_STAMP) | $(OUT)/cmd
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIBSTARRY): $(LIB_OBJ)
@@ -61,11 +70,8 @@ endif
 
 units: $(UNIT_BINS)
 
-deps:
-	sh contrib/deps.sh install
-
-deps-check:
-	@sh contrib/deps.sh check
+deps deps-check:
+	@sh contrib/deps.sh
 
 check: deps-check
 	$(MAKE) all units

@@ -56,7 +56,8 @@ static const char sub_usage[] =
 "\n"
 "Exit status: 0 when the hub ends the stream (or stdout is closed), 75 when\n"
 "the hub disconnected this subscriber as too slow (its last line is the\n"
-"KERNEL:ERROR event ESLOWCONSUMER), 69 when the hub is not running.\n";
+"KERNEL:ERROR event ESLOWCONSUMER), 69 when the hub is not running or\n"
+"refuses the subscription, 65 when --cloudevents could not write an event.\n";
 
 enum { OPT_TRACE = CLI_OPT_FREE, OPT_CLOUDEVENTS, OPT_READY_FD };
 
@@ -197,6 +198,7 @@ struct sub {
 	bool cloudevents;
 	bool subscribed;
 	bool farewell;		/* the last line was ESLOWCONSUMER */
+	unsigned long unconvertible;	/* events --cloudevents could not write */
 	int ready_fd;
 };
 
@@ -235,7 +237,9 @@ sub_print(struct sub *s, const char *line, size_t len)
 	}
 	ce = cloudevent_from_line(line, len, &n, &err);
 	if (ce == NULL) {
-		diag_warn("cannot convert an event to CloudEvents: %s", err.msg);
+		/* Said, counted, and told by the exit status. */
+		diag_error("an event cannot be written as a CloudEvent: %s", err.msg);
+		s->unconvertible++;
 		return;
 	}
 	if (outbuf_append(&s->out, ce, n, false) < 0)
@@ -379,6 +383,8 @@ bus_sub_main(int argc, char **argv)
 		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
 	outbuf_init(&s.out, STDOUT_FILENO);
 	rc = sub_run(&s);
+	if (rc == 0 && s.unconvertible > 0)
+		rc = EX_DATAERR;
 	outbuf_free(&s.out);
 	close(s.sock);
 	close(s.sigfd);

@@ -16,7 +16,6 @@
 
 #include "bus.h"
 #include "cli.h"
-#include "cloudevents.h"
 #include "config.h"
 #include "dedup.h"
 #include "ingest.h"
@@ -26,9 +25,10 @@
 static const char route_usage[] =
 "usage: starry-bus route [options]\n"
 "\n"
-"Merge events from stdin and every --in, keep them in a bounded queue\n"
-"ordered by priority (0 first; FIFO within a priority), drop duplicate ids,\n"
-"and write each event to every --out whose type glob matches it.\n"
+"Merge events from every --in (stdin when there is none), keep them in a\n"
+"bounded queue ordered by priority (0 first; FIFO within a priority), drop\n"
+"duplicate ids, and write each event to every --out whose type glob\n"
+"matches it.\n"
 "\n"
 "  -i, --in PATH          read a file or FIFO (- is stdin; default: stdin)\n"
 "  -o, --out GLOB=PATH    send events whose type matches GLOB to PATH: a FIFO,\n"
@@ -252,21 +252,10 @@ static void
 route_enqueue(struct route *rt, const char *line, size_t len, const struct event_view *view)
 {
 	char type[EVENT_MAX_FIELD * 4 + 1];
-	struct starry_err err;
-	char *ce = NULL;
 	bool queued = false;
 
 	if (event_str_copy(&view->type, type, sizeof type) < 0)
 		return;		/* cannot happen: the scan bounds the type */
-	if (rt->cloudevents) {
-		ce = cloudevent_from_line(line, len, &len, &err);
-		if (ce == NULL) {
-			diag_error("%s", err.msg);
-			return;
-		}
-		line = ce;
-		len--;
-	}
 	for (size_t i = 0; i < rt->nout; i++) {
 		struct output *o = &rt->out[i];
 
@@ -282,7 +271,6 @@ route_enqueue(struct route *rt, const char *line, size_t len, const struct event
 	}
 	if (queued)
 		rt->queued++;
-	free(ce);
 }
 
 static bool
@@ -390,8 +378,8 @@ route_on_signal(struct route *rt, int sfd)
 			continue;
 		}
 		if (rt->draining) {
-			diag_error("second %s: exiting with events still queued",
-			    strsignal(si.ssi_signo));
+			diag_error("second SIG%s: exiting with events still queued",
+			    sigabbrev_np(si.ssi_signo));
 			return false;
 		}
 		rt->draining = true;
@@ -544,6 +532,7 @@ bus_route_main(int argc, char **argv)
 	if (ingest_open(&rt.ingest, "starry-bus", rejects, &err) < 0)
 		diag_die_err(&err);
 	rt.ingest.scan_flags = lenient ? EVENT_LENIENT : 0;
+	rt.ingest.cloudevents_out = rt.cloudevents;
 	rt.ingest.accept_truncated = lenient;
 	if (dedup && (rt.dedup = dedup_window_new(dedup_count, dedup_ms)) == NULL)
 		diag_die(EX_OSERR, "out of memory");

@@ -56,7 +56,6 @@ bus_serve_main(int argc, char **argv)
 	struct hub_options opt = {0};
 	struct starry_paths paths;
 	struct starry_err err;
-	struct hub_stats st;
 	struct hub *hub;
 	sigset_t stops;
 	int opt_c, ready_fd = -1, rc;
@@ -91,7 +90,7 @@ bus_serve_main(int argc, char **argv)
 		diag_die_usage("serve: unexpected argument '%s'", argv[optind]);
 	cli_resolve_paths(&common, &paths);
 	opt.runtime = paths.runtime;
-	opt.signal_fd = cli_signalfd(&stops, (const int[]){SIGTERM, SIGINT, SIGHUP, 0});
+	opt.signal_fd = cli_signalfd(&stops, (const int[]){SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0});
 	if (hub_open(&hub, &opt, &err) < 0)
 		diag_die_err(&err);
 	diag_note("hub ready on %s and %s", hub_sock_path(hub), hub_fifo_path(hub));
@@ -99,14 +98,7 @@ bus_serve_main(int argc, char **argv)
 	rc = hub_run(hub, &err);
 	if (rc < 0)
 		diag_error("%s", err.msg);
-	hub_get_stats(hub, &st);
-	diag_note("hub stopped: %llu events in, %llu rejected, %llu duplicates, "
-	    "%llu delivered, %llu slow subscribers (%llu events dropped), "
-	    "%llu peers refused",
-	    (unsigned long long)st.in, (unsigned long long)st.rejected,
-	    (unsigned long long)st.duplicates, (unsigned long long)st.delivered,
-	    (unsigned long long)st.slow, (unsigned long long)st.dropped,
-	    (unsigned long long)st.refused);
+	hub_log_stats(hub, "hub stopped");
 	hub_close(hub);
 	close(opt.signal_fd);
 	starry_paths_free(&paths);

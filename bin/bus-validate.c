@@ -9,7 +9,6 @@
 
 #include "bus.h"
 #include "cli.h"
-#include "cloudevents.h"
 #include "ingest.h"
 #include "outbuf.h"
 
@@ -43,33 +42,15 @@ static const struct option validate_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-struct validate {
-	struct ingest in;
-	struct outbuf out;
-	bool cloudevents;
-};
 
 static int
 validate_accept(void *ctx, const char *line, size_t len, const char *raw,
     size_t rawlen, const struct event_view *view)
 {
-	struct validate *v = ctx;
-	struct starry_err err;
-	size_t n;
-	char *ce;
-	int rc;
+	struct outbuf *out = ctx;
 
 	(void)raw, (void)rawlen, (void)view;
-	if (!v->cloudevents) {
-		rc = outbuf_put_line(&v->out, line, len);
-	} else {
-		ce = cloudevent_from_line(line, len, &n, &err);
-		if (ce == NULL)
-			diag_die_err(&err);
-		rc = outbuf_put(&v->out, ce, n);
-		free(ce);
-	}
-	if (rc < 0)
+	if (outbuf_put_line(out, line, len) < 0)
 		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
 	return 0;
 }
@@ -78,7 +59,9 @@ int
 bus_validate_main(int argc, char **argv)
 {
 	struct cli_common common = {0};
-	struct validate v = {0};
+	struct ingest in;
+	struct outbuf out;
+	bool cloudevents = false;
 	struct starry_err err;
 	const char *rejects = NULL;
 	int64_t max_line = EVENT_MAX_LINE;
@@ -102,27 +85,28 @@ bus_validate_main(int argc, char **argv)
 			max_line = cli_parse_size("max-line", optarg, 1, 256 << 20);
 			break;
 		case OPT_CLOUDEVENTS:
-			v.cloudevents = true;
+			cloudevents = true;
 			break;
 		}
 	}
-	if (ingest_open(&v.in, "starry-bus", rejects, &err) < 0)
+	if (ingest_open(&in, "starry-bus", rejects, &err) < 0)
 		diag_die_err(&err);
-	v.in.scan_flags = lenient ? EVENT_LENIENT : 0;
-	v.in.accept_truncated = lenient;
-	v.in.quiet = quiet;
-	v.in.max_line = max_line;
-	outbuf_init(&v.out, STDOUT_FILENO);
+	in.scan_flags = lenient ? EVENT_LENIENT : 0;
+	in.accept_truncated = lenient;
+	in.quiet = quiet;
+	in.max_line = max_line;
+	in.cloudevents_out = cloudevents;
+	outbuf_init(&out, STDOUT_FILENO);
 
-	status = ingest_files(&v.in, argv + optind, argc - optind, validate_accept,
-	    NULL, &v, &err);
+	status = ingest_files(&in, argv + optind, argc - optind, validate_accept,
+	    NULL, &out, &err);
 	if (status < 0)
 		diag_die_err(&err);
-	if (outbuf_flush(&v.out) < 0)
+	if (outbuf_flush(&out) < 0)
 		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
-	if (status == 0 && v.in.rejected > 0)
+	if (status == 0 && in.rejected > 0)
 		status = EX_DATAERR;
-	outbuf_free(&v.out);
-	ingest_close(&v.in);
+	outbuf_free(&out);
+	ingest_close(&in);
 	return status;
 }

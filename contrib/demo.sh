@@ -18,7 +18,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+# Bold headings on a terminal, plain text elsewhere or with NO_COLOR.
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then bold=$(printf '\033[1m') off=$(printf '\033[0m')
+else bold= off=; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$off" >&2; }
 
 say "starting the hub (starry-bus serve) in $STARRY_RUNTIME"
 mkfifo "$demo/ready"

@@ -1,7 +1,7 @@
 #!/bin/sh
-# The Debian packages starry builds and tests with.
-#   deps.sh check    install what is missing when root, else name it and fail
-#   deps.sh install  the same, but always try to install
+# The Debian packages starry builds and tests with: what is missing is
+# installed with apt-get when run as root; otherwise it is named, with the
+# command that installs it, and the exit status is 1.
 set -u
 pkgs="gcc make pkg-config libc6-dev libjansson-dev libyaml-dev libcmocka-dev
 bats bats-assert bats-support mandoc jq util-linux clang"

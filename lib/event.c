@@ -639,8 +639,8 @@ string_from_bytes(const char *s, size_t len)
 }
 
 json_t *
-event_reject(const char *source, const char *raw, size_t len, long lineno,
-    const char *reason)
+event_reject(const char *source, const char *input, const char *raw, size_t len,
+    long lineno, const char *reason)
 {
 	struct event_origin o = { .priority = -1 };
 	json_t *src, *payload, *ev = NULL;
@@ -656,6 +656,8 @@ event_reject(const char *source, const char *raw, size_t len, long lineno,
 	    json_object_set_new(payload, "message",
 		string_from_bytes(reason, strlen(reason))) < 0 ||
 	    json_object_set(payload, "source", src) < 0 ||
+	    (input != NULL && json_object_set_new(payload, "input",
+		string_from_bytes(input, strlen(input))) < 0) ||
 	    json_object_set_new(payload, "line", json_integer(lineno)) < 0 ||
 	    json_object_set_new(payload, "raw", string_from_bytes(raw, len)) < 0) {
 		json_decref(payload);

@@ -120,9 +120,11 @@ int event_complete(json_t *event, const struct event_origin *origin,
     struct starry_err *err);
 
 /* A KERNEL:ERROR event (new reference) holding a rejected raw line:
- * payload {code, message, source, line, raw} with raw the line as a JSON
- * string (invalid UTF-8 bytes replaced by U+FFFD). */
-json_t *event_reject(const char *source, const char *raw, size_t len,
-    long lineno, const char *reason);
+ * payload {code, message, source, input, line, raw} with input the name of
+ * where the line came from (left out when NULL: a file, "bus.fifo", "peer
+ * pid 12") and raw the line as a JSON string (invalid UTF-8 bytes replaced
+ * by U+FFFD). */
+json_t *event_reject(const char *source, const char *input, const char *raw,
+    size_t len, long lineno, const char *reason);
 
 #endif

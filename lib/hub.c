@@ -827,7 +827,8 @@ hub_signal(struct hub *h)
 		}
 		if (si.ssi_signo == SIGHUP)
 			diag_note("SIGHUP: the hub has no configuration to reload");
-		return 0;
+		if (si.ssi_signo == SIGUSR1)
+			hub_log_stats(h, "SIGUSR1");
 	}
 }
 
@@ -1189,6 +1190,21 @@ fail:
 }
 
 void
+hub_log_stats(const struct hub *h, const char *when)
+{
+	struct hub_stats stats, *st = &stats;
+
+	hub_get_stats(h, &stats);
+	diag_note("%s: %llu events in, %llu rejected, %llu duplicates, "
+	    "%llu delivered, %llu slow subscribers (%llu events dropped), "
+	    "%llu peers refused", when,
+	    (unsigned long long)st->in, (unsigned long long)st->rejected,
+	    (unsigned long long)st->duplicates, (unsigned long long)st->delivered,
+	    (unsigned long long)st->slow, (unsigned long long)st->dropped,
+	    (unsigned long long)st->refused);
+}
+
+void
 hub_get_stats(const struct hub *h, struct hub_stats *stats)
 {
 	*stats = h->stats;
@@ -1298,10 +1314,10 @@ hub_subscribe_answer(const char *line, size_t len, struct starry_err *err)
 	if (json_is_true(json_object_get(o, "subscribed")))
 		rc = 0;
 	else if (json_is_string(e))
-		starry_err_set(err, EX_SOFTWARE, "the hub refused the subscription: %s",
+		starry_err_set(err, EX_UNAVAILABLE, "the hub refused the subscription: %s",
 		    json_string_value(e));
 	else
-		starry_err_set(err, EX_SOFTWARE, "unexpected answer from the hub: %.200s",
+		starry_err_set(err, EX_UNAVAILABLE, "unexpected answer from the hub: %.200s",
 		    line);
 	json_decref(o);
 	return rc;

@@ -63,6 +63,9 @@ int hub_open(struct hub **hubp, const struct hub_options *opt,
  * own (poll, accept, out of memory). */
 int hub_run(struct hub *h, struct starry_err *err);
 void hub_get_stats(const struct hub *h, struct hub_stats *stats);
+/* Log the counts as a note: "WHEN: N events in, ...". The hub does so by
+ * itself on SIGUSR1. */
+void hub_log_stats(const struct hub *h, const char *when);
 const char *hub_sock_path(const struct hub *h);
 const char *hub_fifo_path(const struct hub *h);
 /* Close everything, remove bus.sock, leave bus.fifo; h may be NULL. */

@@ -34,6 +34,8 @@ ingest_close(struct ingest *in)
 	in->rejects_fd = -1;
 	free(in->conv);
 	in->conv = NULL;
+	free(in->conv_out);
+	in->conv_out = NULL;
 }
 
 int
@@ -68,7 +70,7 @@ ingest_reject(struct ingest *in, const char *name, const char *line, size_t len,
 		diag_error("%s:%ld: %s", name, lineno, reason);
 	if (in->rejects_fd < 0)
 		return 0;
-	ev = event_reject(in->source, line, len, lineno, reason);
+	ev = event_reject(in->source, name, line, len, lineno, reason);
 	text = ev ? event_dump_line(ev, &n) : NULL;
 	if (text == NULL || write_all(in->rejects_fd, text, n) < 0)
 		rc = starry_err_sys(err, EX_IOERR, "cannot write the rejects file");
@@ -83,7 +85,7 @@ ingest_line(struct ingest *in, const char *name, enum line_status st,
     const char **out, size_t *outlen, struct starry_err *err)
 {
 	struct starry_err why;
-	char reason[96];
+	char reason[sizeof why.msg + 64];
 	size_t n;
 
 	if (st == LINE_TOO_LONG) {
@@ -105,6 +107,18 @@ ingest_line(struct ingest *in, const char *name, enum line_status st,
 		len = n - 1;	/* without its '\n' */
 		if (event_scan_line(line, len, in->scan_flags | EVENT_LENIENT, view, &why) < 0)
 			return ingest_reject(in, name, line, len, lineno, why.msg, err);
+	}
+	if (in->cloudevents_out) {
+		free(in->conv_out);
+		in->conv_out = cloudevent_from_line(line, len, &n, &why);
+		if (in->conv_out == NULL) {
+			snprintf(reason, sizeof reason, "cannot be written as a CloudEvent: ");
+			n = strlen(reason);
+			snprintf(reason + n, sizeof reason - n, "%s", why.msg);
+			return ingest_reject(in, name, line, len, lineno, reason, err);
+		}
+		line = in->conv_out;
+		len = n - 1;
 	}
 	in->accepted++;
 	*out = line;

@@ -23,10 +23,12 @@ struct ingest {
 	bool accept_truncated;	/* a last line without '\n' is an event */
 	bool quiet;		/* no diagnostics on stderr (still counted) */
 	const char *source;	/* "source" of KERNEL:ERROR events */
+	bool cloudevents_out;	/* pass accepted events on as CloudEvents */
 	size_t max_line;	/* for the "longer than" reason */
 	int rejects_fd;		/* -1 when rejects are not kept */
 	uint64_t accepted, rejected;
 	char *conv;		/* the last converted CloudEvent line */
+	char *conv_out;		/* the last line written as a CloudEvent */
 };
 
 /* Start an ingest; rejects_path may be NULL. Returns 0 or -1 with err. */
@@ -35,9 +37,11 @@ int ingest_open(struct ingest *in, const char *source, const char *rejects_path,
 void ingest_close(struct ingest *in);
 
 /* Take one line as line_reader_next returned it (status st). On accept,
- * returns 1 with *out and *outlen the event line to pass on, without '\n' (the
- * input itself, or a converted CloudEvent owned by in until the next
- * call) and *view scanned over *out. On reject, returns 0 after the
+ * returns 1 with *out and *outlen the event line to pass on, without '\n'
+ * (the input itself, or a conversion owned by in until the next call:
+ * from a CloudEvent, or to one with cloudevents_out) and *view scanned
+ * over the starry form of the event. An event that cannot be written as
+ * a CloudEvent is rejected like any bad line. On reject, returns 0 after the
  * diagnostic "NAME:LINENO: reason" and the rejects file. Returns -1 only
  * when the rejects file cannot be written (err filled). */
 int ingest_line(struct ingest *in, const char *name, enum line_status st,

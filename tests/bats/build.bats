@@ -7,8 +7,15 @@ setup() {
 	starry_setup
 }
 
+# install_to DESTDIR [TARGET]: make install (or TARGET) with PREFIX /opt/starry,
+# built in this file's own folder so the checkout's bin/ is left alone.
+install_to() {
+	make -C "$STARRY_TOP" -s "${2:-install}" DESTDIR="$1" PREFIX=/opt/starry \
+		OUT="$BATS_FILE_TMPDIR/build" BINDIR="$BATS_FILE_TMPDIR/bin"
+}
+
 @test "make install puts commands, man pages, share and etc under DESTDIR/PREFIX" {
-	run make -C "$STARRY_TOP" -s install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/opt/starry
+	run install_to "$BATS_TEST_TMPDIR/root"
 	assert_success
 	r=$BATS_TEST_TMPDIR/root/opt/starry
 	[ -x "$r/bin/starry-bus" ]
@@ -24,15 +31,27 @@ setup() {
 
 @test "make install keeps edited configuration; uninstall keeps etc, removes the rest" {
 	d=$BATS_TEST_TMPDIR/root
-	make -C "$STARRY_TOP" -s install DESTDIR="$d" PREFIX=/usr
-	echo "# mine" > "$d/usr/etc/starry/starry.yaml"
-	make -C "$STARRY_TOP" -s install DESTDIR="$d" PREFIX=/usr
-	assert_equal "$(cat "$d/usr/etc/starry/starry.yaml")" "# mine"
-	run make -C "$STARRY_TOP" -s uninstall DESTDIR="$d" PREFIX=/usr
+	install_to "$d"
+	echo "# mine" > "$d/opt/starry/etc/starry/starry.yaml"
+	install_to "$d"
+	assert_equal "$(cat "$d/opt/starry/etc/starry/starry.yaml")" "# mine"
+	run install_to "$d" uninstall
 	assert_success
-	[ ! -e "$d/usr/bin/starry-bus" ]
-	[ ! -e "$d/usr/share/starry" ]
-	[ -f "$d/usr/etc/starry/starry.yaml" ]
+	[ ! -e "$d/opt/starry/bin/starry-bus" ]
+	[ ! -e "$d/opt/starry/share/starry" ]
+	[ -f "$d/opt/starry/etc/starry/starry.yaml" ]
+}
+
+@test "a build for another PREFIX is rebuilt with it, not left with the old one" {
+	install_to "$BATS_TEST_TMPDIR/root"
+	run strings "$BATS_FILE_TMPDIR/bin/starry-bus"
+	assert_line --partial '/opt/starry/etc/starry'
+	# the same build folder, another PREFIX
+	make -C "$STARRY_TOP" -s all PREFIX=/srv/other \
+		OUT="$BATS_FILE_TMPDIR/build" BINDIR="$BATS_FILE_TMPDIR/bin"
+	run strings "$BATS_FILE_TMPDIR/bin/starry-bus"
+	assert_line --partial '/srv/other/etc/starry'
+	refute_line --partial '/opt/starry'
 }
 
 @test "make demo: the hub, a causal chain and a priority burst, exit 0" {

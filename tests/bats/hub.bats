@@ -554,3 +554,15 @@ my $buf; while (sysread($s, $buf, 4096)) { print $buf }' "$STARRY_RUNTIME/bus.so
 	run starry-bus sub --session ''
 	assert_failure 64
 }
+
+@test "hub: SIGUSR1 logs the counts and the hub goes on" {
+	start_hub
+	start_sub all
+	hub_events 3 0a71 | starry-bus pub
+	wait_for 10 has_lines all.out 3
+	kill -USR1 "$HUB_PID"
+	wait_for 10 log_has 'note: SIGUSR1: 3 events in, 0 rejected'
+	kill -0 "$HUB_PID"
+	hub_events 1 0a72 | starry-bus pub
+	wait_for 10 has_lines all.out 4
+}

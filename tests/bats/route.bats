@@ -243,3 +243,13 @@ payload_ns() {
 	run starry-bus route --queue-bytes 0
 	assert_failure 64
 }
+
+@test "route: --cloudevents rejects an event it cannot write, and goes on" {
+	{ gen_events 1 | jq -c '.data = 1'; gen_events 1 3 t:x 2; } > in.jsonl
+	run bash -c 'starry-bus route --cloudevents --rejects rej.jsonl < in.jsonl 2>err > out.jsonl'
+	assert_failure 65
+	assert_equal "$(wc -l < out.jsonl)" 1
+	assert_equal "$(jq -r .payload.input rej.jsonl)" '<stdin>'
+	run cat err
+	assert_output --partial '<stdin>:1: cannot be written as a CloudEvent'
+}

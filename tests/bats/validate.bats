@@ -234,3 +234,13 @@ $bad
 	assert_success
 	assert_output --regexp '^starry-bus [0-9]+\.[0-9]+\.[0-9]+$'
 }
+
+@test "validate: --cloudevents rejects an event it cannot write, and goes on" {
+	{ jq -c '.time = "x"' <<<"$GOOD"; gen_events 1; } > in.jsonl
+	run starry-bus validate --cloudevents --rejects rej.jsonl in.jsonl
+	assert_failure 65
+	assert_line 'starry-bus: error: in.jsonl:1: cannot be written as a CloudEvent: member "time" collides with a CloudEvents attribute'
+	assert_line --partial '"specversion":"1.0"'
+	run jq -r '[.payload.input, .payload.line] | @tsv' rej.jsonl
+	assert_output "$(printf 'in.jsonl\t1')"
+}

@@ -1188,7 +1188,7 @@ a_rejected_line_becomes_a_valid_kernel_error(void **state)
 	char *line;
 
 	(void)state;
-	ev = event_reject("agent-3", raw, sizeof raw - 1, 42, "invalid UTF-8 at column 6");
+	ev = event_reject("agent-3", "in.jsonl", raw, sizeof raw - 1, 42, "invalid UTF-8 at column 6");
 	assert_non_null(ev);
 	line = dump_and_scan(ev, &v);
 	assert_field(&v.type, "KERNEL:ERROR");
@@ -1197,7 +1197,8 @@ a_rejected_line_becomes_a_valid_kernel_error(void **state)
 	assert_non_null(back);
 	payload = json_object_get(ev, "payload");
 	assert_true(json_equal(back, payload));
-	assert_member_order(payload, "code,message,source,line,raw");
+	assert_member_order(payload, "code,message,source,input,line,raw");
+	assert_string_equal(json_string_value(json_object_get(payload, "input")), "in.jsonl");
 	assert_string_equal(json_string_value(json_object_get(payload, "code")), "EBADEVENT");
 	assert_string_equal(json_string_value(json_object_get(payload, "message")),
 	    "invalid UTF-8 at column 6");
@@ -1210,10 +1211,11 @@ a_rejected_line_becomes_a_valid_kernel_error(void **state)
 	free(line);
 	json_decref(ev);
 
-	ev = event_reject(NULL, NULL, 0, 1, NULL);
+	ev = event_reject(NULL, NULL, NULL, 0, 1, NULL);
 	assert_non_null(ev);
 	line = dump_and_scan(ev, &v);
 	assert_field(&v.source, "starry");
+	assert_null(json_object_get(json_object_get(ev, "payload"), "input"));
 	free(line);
 	json_decref(ev);
 }
