@@ -6,12 +6,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "config.h"
 #include "dedup.h"
 
 #define DEDUP_INLINE 40
 #define EMPTY UINT32_MAX
+#define DEDUP_POPULATE 1024		/* ring entries faulted in at a time */
 
 /* A table slot: the ring index and the hash's low bits (which also give
  * the slot's home), so probes and removals rarely touch the ring. */
@@ -34,6 +36,7 @@ struct dedup_window {
 	size_t count;			/* ring capacity */
 	size_t head;			/* oldest entry */
 	size_t used;
+	size_t populated;		/* ring entries known to be mapped */
 	struct dedup_slot *table;	/* idx EMPTY when free */
 	size_t mask;
 	int64_t window_ms;
@@ -58,6 +61,35 @@ dedup_hash(const char *p, size_t len)
 	return h ^ (h >> 29);
 }
 
+/* Zeroed memory from mmap. A page fault costs far more than its share of
+ * a bulk fault-in (above all in a virtual machine), so the table, touched
+ * all over at once, is faulted in whole, and the ring, filled in order, a
+ * chunk at a time (ring_populate). */
+static void *
+map_zeroed(size_t len, bool populate)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Fault in the ring's next chunk before slot is first written. Only a
+ * speed-up: where the kernel lacks MADV_POPULATE_WRITE, pages fault one
+ * by one as usual. */
+static void
+ring_populate(struct dedup_window *w, size_t slot)
+{
+	size_t n;
+
+	if (slot < w->populated)
+		return;
+	n = w->count - w->populated < DEDUP_POPULATE ? w->count - w->populated :
+	    DEDUP_POPULATE;
+	madvise(w->ring + w->populated, n * sizeof *w->ring, MADV_POPULATE_WRITE);
+	w->populated += n;
+}
+
 struct dedup_window *
 dedup_window_new(size_t count, int64_t window_ms)
 {
@@ -71,16 +103,16 @@ dedup_window_new(size_t count, int64_t window_ms)
 	w = calloc(1, sizeof *w);
 	if (w == NULL)
 		return NULL;
-	w->ring = calloc(count, sizeof *w->ring);
-	w->table = malloc(size * sizeof *w->table);
+	w->count = count;
+	w->mask = size - 1;
+	w->ring = map_zeroed(count * sizeof *w->ring, false);
+	w->table = map_zeroed(size * sizeof *w->table, true);
 	if (w->ring == NULL || w->table == NULL) {
 		dedup_window_free(w);
 		return NULL;
 	}
 	for (size_t i = 0; i < size; i++)
 		w->table[i].idx = EMPTY;
-	w->count = count;
-	w->mask = size - 1;
 	w->window_ms = window_ms;
 	return w;
 }
@@ -93,8 +125,10 @@ dedup_window_free(struct dedup_window *w)
 	if (w->ring != NULL)
 		for (size_t i = 0; i < w->used; i++)
 			free(w->ring[(w->head + i) % w->count].ext);
-	free(w->ring);
-	free(w->table);
+	if (w->ring != NULL)
+		munmap(w->ring, w->count * sizeof *w->ring);
+	if (w->table != NULL)
+		munmap(w->table, (w->mask + 1) * sizeof *w->table);
 	free(w);
 }
 
@@ -161,6 +195,7 @@ dedup_window_seen(struct dedup_window *w, const char *id, size_t len, int64_t no
 			;
 	}
 	slot = (w->head + w->used) % w->count;
+	ring_populate(w, slot);
 	e = &w->ring[slot];
 	if (len > DEDUP_INLINE) {
 		e->ext = malloc(len);
