@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(conv);
 	}
 	/* Whatever the bytes, the reject event is valid JSON and an event. */
-	rej = event_reject("fuzz", line, size, 1, "fuzz");
+	rej = event_reject("fuzz", "fuzz-input", line, size, 1, "fuzz");
 	if (rej == NULL || (text = event_dump_line(rej, &n)) == NULL)
 		abort();
 	if (event_scan_line(text, n - 1, 0, &view, &err) < 0)
