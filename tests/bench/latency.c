@@ -1,7 +1,8 @@
 /* latency: the C helper of the benchmarks (tests/bench/run). It paces
  * events into `starry-bus pub`, reads them back from `starry-bus sub`, and
  * reads CLOCK_MONOTONIC, which every process on the host shares, so a
- * send time written by one process can be compared by another. Only libc.
+ * send time written by one process can be compared by another. libc and
+ * libstarry's uuid.c.
  *   latency now                     print CLOCK_MONOTONIC in ns
  *   latency one                     print one warm-up event (seq -1)
  *   latency pub RATE SECONDS        print RATE events a second for SECONDS,
@@ -30,14 +31,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "uuid.h"
+
 #define READ_BUF (1 << 20)
 
-static uint64_t rng_state;
 
 static int64_t
 mono_ns(void)
@@ -55,45 +56,6 @@ real_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-static void
-rng_seed(void)
-{
-	if (getrandom(&rng_state, sizeof rng_state, 0) != sizeof rng_state)
-		rng_state = (uint64_t)mono_ns() ^ ((uint64_t)getpid() << 32);
-	if (rng_state == 0)
-		rng_state = 1;
-}
-
-static void
-uuid_v4(char out[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	uint64_t a = rng(), b = rng();
-	unsigned char bytes[16];
-	int i, k = 0;
-
-	memcpy(bytes, &a, 8);
-	memcpy(bytes + 8, &b, 8);
-	bytes[6] = (bytes[6] & 0x0f) | 0x40;
-	bytes[8] = (bytes[8] & 0x3f) | 0x80;
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[k++] = '-';
-		out[k++] = hex[bytes[i] >> 4];
-		out[k++] = hex[bytes[i] & 15];
-	}
-	out[k] = '\0';
 }
 
 static int
@@ -362,7 +324,6 @@ main(int argc, char **argv)
 {
 	char trace[37];
 
-	rng_seed();
 	if (argc == 2 && strcmp(argv[1], "now") == 0) {
 		printf("%" PRId64 "\n", mono_ns());
 		return 0;
