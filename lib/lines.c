@@ -126,20 +126,9 @@ line_reader_eof(const struct line_reader *r)
 	return r->eof;
 }
 
-int
-line_reader_fd(const struct line_reader *r)
-{
-	return r->fd;
-}
-
 void
 line_reader_finish(struct line_reader *r)
 {
 	r->eof = true;
 }
 
-void
-line_reader_rearm(struct line_reader *r)
-{
-	r->eof = false;
-}

@@ -34,11 +34,8 @@ enum line_status line_reader_next(struct line_reader *r, const char **line,
 
 /* Whether the reader has seen EOF from its fd. */
 bool line_reader_eof(const struct line_reader *r);
-int line_reader_fd(const struct line_reader *r);
 /* Treat the input as ended now: the buffered lines can still be taken,
  * an unfinished last one comes out as LINE_TRUNCATED. */
 void line_reader_finish(struct line_reader *r);
-/* After EOF on a FIFO that others reopen: forget the EOF, go on reading. */
-void line_reader_rearm(struct line_reader *r);
 
 #endif

@@ -100,14 +100,6 @@ outbuf_flush(struct outbuf *o)
 }
 
 int
-outbuf_put(struct outbuf *o, const void *data, size_t len)
-{
-	if (outbuf_pending(o) && len > outbuf_room(o) && outbuf_flush(o) < 0)
-		return -1;
-	return outbuf_append(o, data, len, false);
-}
-
-int
 outbuf_put_line(struct outbuf *o, const char *line, size_t len)
 {
 	if (outbuf_pending(o) && len + 1 > outbuf_room(o) && outbuf_flush(o) < 0)

@@ -22,10 +22,8 @@ struct outbuf {
 void outbuf_init(struct outbuf *o, int fd);
 void outbuf_free(struct outbuf *o);
 
-/* Append bytes; on a blocking fd, write out first when they don't fit.
- * Returns 0 or -1 (errno). */
-int outbuf_put(struct outbuf *o, const void *data, size_t len);
-/* Append a line and its '\n'. */
+/* Append a line and its '\n'; on a blocking fd, write out first what is
+ * held when the line does not fit. Returns 0 or -1 (errno). */
 int outbuf_put_line(struct outbuf *o, const char *line, size_t len);
 /* Write everything held, waiting as needed. Returns 0 or -1 (errno). */
 int outbuf_flush(struct outbuf *o);
