@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jscan.h"
+#include "swar.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -54,9 +55,6 @@ skip_ws(const unsigned char *p, const unsigned char *end)
 	return p;
 }
 
-#define ONES  0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
 /* Skip the run of plain ASCII string bytes, eight at a time: a word is
  * plain unless a byte is < 0x20, '"', '\\' or >= 0x80. Each test below
  * flags exactly the first such byte (borrows only run upward), so on a
@@ -64,15 +62,12 @@ skip_ws(const unsigned char *p, const unsigned char *end)
 static inline const unsigned char *
 skip_plain(const unsigned char *p, const unsigned char *end)
 {
-	uint64_t v, q, b, special;
+	uint64_t v, special;
 
 	while (end - p >= 8) {
-		memcpy(&v, p, 8);
-		q = v ^ (ONES * '"');
-		b = v ^ (ONES * '\\');
-		special = ((v - ONES * 0x20) & ~v) | ((q - ONES) & ~q) |
-		    ((b - ONES) & ~b) | v;
-		special &= HIGHS;
+		v = swar_load(p);
+		special = swar_below(v, 0x20) | swar_equal(v, '"') |
+		    swar_equal(v, '\\') | (v & SWAR_HIGHS);
 		if (special) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 			return p + (__builtin_ctzll(special) >> 3);

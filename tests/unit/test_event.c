@@ -889,6 +889,43 @@ uuid_is_v4_refuses_other_forms(void **state)
 	assert_true(uuid_is_v4("00000000-0000-4000-b000-000000000000", 36));
 }
 
+/* The plain reading of RFC 9562's text form, byte by byte. */
+static bool
+uuid_is_v4_reference(const char *s)
+{
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+			return false;
+		}
+	}
+	return s[14] == '4' && strchr("89ab", s[19]) != NULL && s[19] != '\0';
+}
+
+/* Every byte value at every place, alone and next to a byte >= 0x80. */
+static void
+uuid_is_v4_agrees_with_the_reference_on_every_byte(void **state)
+{
+	char s[37];
+	(void)state;
+
+	for (int pos = 0; pos < 36; pos++) {
+		for (int c = 0; c < 256; c++) {
+			for (int high = 0; high < 2; high++) {
+				memcpy(s, "0b7e5a3c-1d2f-4a6b-8c9d-0e1f2a3b4c5d", 37);
+				s[pos] = (char)c;
+				if (high && pos > 0)
+					s[pos - 1] = (char)0xff;
+				if (uuid_is_v4(s, 36) != uuid_is_v4_reference(s))
+					fail_msg("byte 0x%02x at %d%s: %d", c, pos,
+					    high ? " after 0xff" : "", uuid_is_v4(s, 36));
+			}
+		}
+	}
+}
+
 /* ---- building events ---- */
 
 static void
@@ -1267,6 +1304,7 @@ main(void)
 		cmocka_unit_test(uuid_v4_is_canonical_lowercase),
 		cmocka_unit_test(ten_thousand_uuids_are_all_different),
 		cmocka_unit_test(uuid_is_v4_refuses_other_forms),
+		cmocka_unit_test(uuid_is_v4_agrees_with_the_reference_on_every_byte),
 		cmocka_unit_test(a_created_event_has_every_field_in_order_and_scans_valid),
 		cmocka_unit_test(create_refuses_a_bad_type_or_origin),
 		cmocka_unit_test(a_derived_event_inherits_trace_and_session_and_names_its_parent),
