@@ -1,7 +1,10 @@
 /* A priority queue of lines kept as bytes: see lineq.h. Lines of one
  * priority sit back to back in one buffer, so an output can write many of
  * them with one write(2) and no copy; a buffer is compacted when its free
- * head outgrows what it holds. */
+ * head outgrows what it holds. Beside the bytes, each level keeps the
+ * lengths of its lines in a ring, so that consuming counts lines without
+ * reading the bytes again. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +17,9 @@ struct level {
 	char *buf;
 	size_t start, end, cap;
 	size_t lines;
+	uint32_t *len;		/* each line's length with its '\n', a ring */
+	size_t len_head, len_cap;
+	size_t front_done;	/* bytes of the front line already written */
 };
 
 struct lineq {
@@ -44,8 +50,10 @@ lineq_free(struct lineq *q)
 {
 	if (q == NULL)
 		return;
-	for (int i = 0; i < LINEQ_LEVELS; i++)
+	for (int i = 0; i < LINEQ_LEVELS; i++) {
 		free(q->level[i].buf);
+		free(q->level[i].len);
+	}
 	free(q);
 }
 
@@ -86,16 +94,43 @@ level_reserve(struct level *l, size_t need)
 	return 0;
 }
 
+/* Room in l's length ring for one more line. */
+static int
+level_reserve_line(struct level *l)
+{
+	size_t cap, tail;
+	uint32_t *len;
+
+	if (l->lines < l->len_cap)
+		return 0;
+	cap = l->len_cap ? l->len_cap * 2 : 64;
+	len = realloc(l->len, cap * sizeof *len);
+	if (len == NULL)
+		return -1;
+	/* Unwrap: the lines before the head move up past the old end. */
+	tail = l->len_cap - l->len_head;
+	if (l->len_head > 0) {
+		memmove(len + cap - tail, len + l->len_head, tail * sizeof *len);
+		l->len_head = cap - tail;
+	}
+	l->len = len;
+	l->len_cap = cap;
+	return 0;
+}
+
 int
 lineq_push(struct lineq *q, int priority, const char *line, size_t len)
 {
 	struct level *l;
+	size_t slot;
 
-	if (priority < 0 || priority >= LINEQ_LEVELS)
+	if (priority < 0 || priority >= LINEQ_LEVELS || len >= UINT32_MAX)
 		return -1;
 	l = &q->level[priority];
-	if (level_reserve(l, len + 1) < 0)
+	if (level_reserve(l, len + 1) < 0 || level_reserve_line(l) < 0)
 		return -1;
+	slot = l->len_head + l->lines;
+	l->len[slot < l->len_cap ? slot : slot - l->len_cap] = len + 1;
 	memcpy(l->buf + l->end, line, len);
 	l->buf[l->end + len] = '\n';
 	l->end += len + 1;
@@ -126,7 +161,9 @@ lineq_peek(struct lineq *q, size_t max, size_t *len)
 	if (q->current >= 0) {
 		/* Only the rest of the begun line: a line of a higher priority
 		 * may be waiting for it to end. */
-		nl = memchr(p, '\n', n);
+		n = l->len[l->len_head] - l->front_done;
+	} else if (n > max && (nl = memrchr(p, '\n', max)) != NULL) {
+		/* Whole lines, so that the next write need not finish one. */
 		n = nl - p + 1;
 	}
 	*len = n < max ? n : max;
@@ -138,7 +175,7 @@ lineq_consume(struct lineq *q, size_t n)
 {
 	int i = q->current;
 	struct level *l;
-	const char *p, *end, *nl;
+	size_t rest;
 
 	if (i < 0)
 		for (i = 0; i < LINEQ_LEVELS && q->level[i].lines == 0; i++)
@@ -146,18 +183,21 @@ lineq_consume(struct lineq *q, size_t n)
 	if (i == LINEQ_LEVELS || n == 0)
 		return;
 	l = &q->level[i];
-	p = l->buf + l->start;
-	end = p + n;
-	while (p < end && (nl = memchr(p, '\n', end - p)) != NULL) {
-		l->lines--;
-		q->lines--;
-		p = nl + 1;
-	}
-	q->current = p < end ? i : -1;
 	l->start += n;
 	q->bytes -= n;
+	n += l->front_done;
+	while (l->lines > 0 && n >= (rest = l->len[l->len_head])) {
+		n -= rest;
+		if (++l->len_head == l->len_cap)
+			l->len_head = 0;
+		l->lines--;
+		q->lines--;
+	}
+	l->front_done = n;
+	q->current = n > 0 ? i : -1;
 	if (l->start == l->end) {
 		l->start = l->end = 0;
+		l->len_head = 0;
 		if (l->cap > LINEQ_KEEP) {
 			free(l->buf);
 			l->buf = NULL;
@@ -186,6 +226,8 @@ lineq_clear(struct lineq *q)
 	for (int i = 0; i < LINEQ_LEVELS; i++) {
 		q->level[i].start = q->level[i].end = 0;
 		q->level[i].lines = 0;
+		q->level[i].len_head = 0;
+		q->level[i].front_done = 0;
 	}
 	q->lines = q->bytes = 0;
 	q->current = -1;

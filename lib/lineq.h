@@ -21,8 +21,9 @@ bool lineq_full(const struct lineq *q);
 int lineq_push(struct lineq *q, int priority, const char *line, size_t len);
 
 /* The next bytes to write, at most max: the rest of a line already
- * started, else the front of the highest priority waiting. *len is 0 when
- * the queue is empty. The pointer is valid until the next call. */
+ * started, else the whole lines at the front of the highest priority
+ * waiting that fit in max (or max bytes of a longer first line). *len is
+ * 0 when the queue is empty. The pointer is valid until the next call. */
 const char *lineq_peek(struct lineq *q, size_t max, size_t *len);
 /* n bytes of what lineq_peek gave have been written. */
 void lineq_consume(struct lineq *q, size_t n);
