@@ -90,6 +90,8 @@ struct output {
 	uint64_t written, lost;
 };
 
+#define ROUTE_AHEAD 8
+
 struct route {
 	struct input *in;
 	size_t nin;
@@ -102,6 +104,15 @@ struct route {
 	bool persist, cloudevents, stats, draining;
 	uint64_t read, queued;
 	int status;
+	/* Events scanned but not yet looked up in the dedup window: the
+	 * lookups of a few lines go together, after their ids have been
+	 * prefetched, so that one line's scan hides another's cache miss. */
+	struct ahead {
+		struct event_view view;
+		const char *line;
+		size_t len;
+	} ahead[ROUTE_AHEAD];
+	size_t nahead;
 };
 
 static int64_t
@@ -222,7 +233,7 @@ output_fail(struct route *rt, struct output *o)
 /* Write what the fd takes now, straight from the queue, at most
  * ROUTE_WRITE bytes a time: a priority 0 event that arrives meanwhile
  * overtakes everything still queued. Returns whether anything moved. */
-#define ROUTE_WRITE (64 * 1024)
+#define ROUTE_WRITE (256 * 1024)
 static bool
 output_pump(struct route *rt, struct output *o)
 {
@@ -286,13 +297,47 @@ route_duplicate(struct route *rt, const struct event_view *view, int64_t now)
 	return n >= 0 && dedup_window_seen(rt->dedup, key, n, now);
 }
 
-/* Take the whole lines an input has buffered, while every queue has room.
+static void
+route_deliver(struct route *rt, const char *line, size_t len,
+    const struct event_view *view, int64_t now)
+{
+	if (!route_duplicate(rt, view, now))
+		route_enqueue(rt, line, len, view);
+}
+
+/* Deliver the events scanned ahead, in their order. */
+static void
+route_flush_ahead(struct route *rt, int64_t now)
+{
+	for (size_t i = 0; i < rt->nahead; i++)
+		route_deliver(rt, rt->ahead[i].line, rt->ahead[i].len,
+		    &rt->ahead[i].view, now);
+	rt->nahead = 0;
+}
+
+/* Keep the event in a->view for route_flush_ahead; a->line is the input's
+ * own line, which stays in the reader's buffer until the next read. */
+static void
+route_hold_ahead(struct route *rt, struct ahead *a, int64_t now)
+{
+	char buf[EVENT_ID_KEY_MAX];
+	const char *key;
+	long n;
+
+	if (rt->dedup != NULL && (n = event_id_key(&a->view, &key, buf, sizeof buf)) >= 0)
+		dedup_window_prefetch(rt->dedup, key, n);
+	if (++rt->nahead == ROUTE_AHEAD)
+		route_flush_ahead(rt, now);
+}
+
+/* Take the whole lines an input has buffered, while every queue has room
+ * (checked every line: at most ROUTE_AHEAD - 1 more may still go in).
  * Returns whether it took any. */
 static bool
 input_take_lines(struct route *rt, struct input *in)
 {
-	struct event_view view;
 	struct starry_err err;
+	struct ahead *a;
 	enum line_status st;
 	const char *line, *ev;
 	size_t len, evlen;
@@ -312,16 +357,25 @@ input_take_lines(struct route *rt, struct input *in)
 		}
 		took = true;
 		rt->read++;
-		switch (ingest_line(&rt->ingest, in->name, st, line, len, lineno, &view,
-		    &ev, &evlen, &err)) {
+		a = &rt->ahead[rt->nahead];
+		switch (ingest_line(&rt->ingest, in->name, st, line, len, lineno,
+		    &a->view, &ev, &evlen, &err)) {
 		case -1:
 			diag_die_err(&err);
 		case 0:
 			continue;
 		}
-		if (!route_duplicate(rt, &view, now))
-			route_enqueue(rt, ev, evlen, &view);
+		if (ev == line) {
+			a->line = ev;
+			a->len = evlen;
+			route_hold_ahead(rt, a, now);
+			continue;
+		}
+		/* A conversion lasts only until the ingest's next line. */
+		route_flush_ahead(rt, now);
+		route_deliver(rt, ev, evlen, &a->view, now);
 	}
+	route_flush_ahead(rt, now);
 	return took;
 }
 

@@ -20,6 +20,10 @@ void dedup_window_free(struct dedup_window *w);
  * clock in ms); when not, it is remembered. Ids are compared as bytes. */
 bool dedup_window_seen(struct dedup_window *w, const char *id, size_t len,
     int64_t now_ms);
+/* Say that id will be asked about soon, so that the memory
+ * dedup_window_seen needs for it is loaded meanwhile. Only a speed-up:
+ * ask about ids in the order they were announced. */
+void dedup_window_prefetch(struct dedup_window *w, const char *id, size_t len);
 /* How many duplicates dedup_window_seen has reported. */
 uint64_t dedup_window_dropped(const struct dedup_window *w);
 

@@ -102,6 +102,82 @@ churn_keeps_the_window_exact(void **state)
 	dedup_window_free(w);
 }
 
+/* The window against the plain reading of its contract, over random
+ * arrivals: ids of every length from 0 to 60 (so both inline and
+ * allocated), drawn from a pool three times the window, with time moving
+ * by random steps so that both the count and the age evict. */
+enum { MODEL_COUNT = 500, MODEL_POOL = 1500, MODEL_OPS = 200000, MODEL_MS = 400 };
+
+struct model {
+	int id[MODEL_COUNT];
+	int64_t at[MODEL_COUNT];
+	int head, used;
+};
+
+static bool
+model_seen(struct model *m, int id, int64_t now)
+{
+	while (m->used > 0 && now - m->at[m->head] >= MODEL_MS) {
+		m->head = (m->head + 1) % MODEL_COUNT;
+		m->used--;
+	}
+	for (int i = 0; i < m->used; i++)
+		if (m->id[(m->head + i) % MODEL_COUNT] == id)
+			return true;
+	if (m->used == MODEL_COUNT) {
+		m->head = (m->head + 1) % MODEL_COUNT;
+		m->used--;
+	}
+	m->id[(m->head + m->used) % MODEL_COUNT] = id;
+	m->at[(m->head + m->used) % MODEL_COUNT] = now;
+	m->used++;
+	return false;
+}
+
+static size_t
+model_id_text(int id, char *buf)
+{
+	size_t len = id % 61;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = "0123456789abcdef"[(id * 7 + i * (id % 13 + 1)) % 16];
+	if (len >= 4)
+		snprintf(buf, 5, "%04d", id);	/* distinct ids, distinct text */
+	return len;
+}
+
+static void
+the_window_agrees_with_a_model(void **state)
+{
+	struct dedup_window *w = dedup_window_new(MODEL_COUNT, MODEL_MS);
+	static struct model m;
+	uint64_t rng = 88172645463325252ULL, dups = 0;
+	int64_t now = 0;
+	char buf[64];
+	(void)state;
+
+	for (int op = 0; op < MODEL_OPS; op++) {
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		/* Ids under 61 are the short ones (length id % 61): each
+		 * length once; the rest are at least 4 bytes and numbered. */
+		int id = (int)(rng % MODEL_POOL);
+		size_t len = model_id_text(id, buf);
+		if (len < 4 && id >= 61)
+			continue;
+		now += (rng >> 32) % 3;
+		bool want = model_seen(&m, id, now);
+		if (dedup_window_seen(w, buf, len, now) != want)
+			fail_msg("op %d: id %d (%zu bytes) at %lld: expected %s", op, id,
+			    len, (long long)now, want ? "a duplicate" : "new");
+		dups += want;
+	}
+	assert_int_equal(dedup_window_dropped(w), dups);
+	assert_true(dups > 1000);
+	dedup_window_free(w);
+}
+
 static void
 spec_parsing(void **state)
 {
@@ -133,6 +209,7 @@ main(void)
 		cmocka_unit_test(ids_are_forgotten_after_the_duration),
 		cmocka_unit_test(long_ids_and_byte_exact_comparison),
 		cmocka_unit_test(churn_keeps_the_window_exact),
+		cmocka_unit_test(the_window_agrees_with_a_model),
 		cmocka_unit_test(spec_parsing),
 	};
 
