@@ -6,12 +6,12 @@ DESTDIR ?=
 VERSION := 0.1.0
 
 CC      ?= cc
-PKGS    := jansson yaml-0.1
+PKGS    := jansson yaml-0.1 sqlite3
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DSTARRY_VERSION='"$(VERSION)"' \
 	-DSTARRY_PREFIX='"$(PREFIX)"' $(WARN) -Ilib -Ibin $(CFLAGS) $(SAN)
-LDLIBS  := -ljansson -lyaml
+LDLIBS  := -ljansson -lyaml -lsqlite3
 UNITLIBS := -lcmocka
 
 # Objects go to $(OUT); commands to $(BINDIR). A plain build puts the

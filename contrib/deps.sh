@@ -4,7 +4,8 @@
 # command that installs it, and the exit status is 1.
 set -u
 pkgs="gcc make pkg-config libc6-dev libjansson-dev libyaml-dev libcmocka-dev
-bats bats-assert bats-support mandoc jq util-linux clang"
+bats bats-assert bats-support mandoc jq util-linux clang
+libsqlite3-dev sqlite3"
 
 missing=""
 for p in $pkgs; do
