@@ -18,6 +18,7 @@
 #include "hub.h"
 #include "ingest.h"
 #include "outbuf.h"
+#include "store.h"
 
 static const char pub_usage[] =
 "usage: starry-bus pub [options] [FILE...]\n"
@@ -48,9 +49,15 @@ static const char sub_usage[] =
 "                         for several, any may match)\n"
 "  -s, --session S        events of session S\n"
 "      --trace ID         events of trace ID\n"
+"      --since SEQ        first the events stored from sequence number SEQ\n"
+"                         on (starry-state), then the live ones: none\n"
+"                         missed, none twice\n"
+"      --db FILE          the store for --since (default\n"
+"                         $STARRY_HOME/state.db)\n"
 "      --cloudevents      print CloudEvents 1.0 JSON documents\n"
 "      --ready-fd N       write a newline to fd N and close it once the hub\n"
-"                         has confirmed the subscription\n"
+"                         has confirmed the subscription (and, with\n"
+"                         --since, the stored events are printed)\n"
 "      --home DIR, --runtime DIR, --config DIR\n"
 "  -h, --help, --version\n"
 "\n"
@@ -59,7 +66,7 @@ static const char sub_usage[] =
 "KERNEL:ERROR event ESLOWCONSUMER), 69 when the hub is not running or\n"
 "refuses the subscription, 65 when --cloudevents could not write an event.\n";
 
-enum { OPT_TRACE = CLI_OPT_FREE, OPT_CLOUDEVENTS, OPT_READY_FD };
+enum { OPT_TRACE = CLI_OPT_FREE, OPT_CLOUDEVENTS, OPT_READY_FD, OPT_SINCE, OPT_DB };
 
 static const struct option pub_options[] = {
 	{"rejects", required_argument, NULL, 'r'},
@@ -73,6 +80,8 @@ static const struct option sub_options[] = {
 	{"trace", required_argument, NULL, OPT_TRACE},
 	{"cloudevents", no_argument, NULL, OPT_CLOUDEVENTS},
 	{"ready-fd", required_argument, NULL, OPT_READY_FD},
+	{"since", required_argument, NULL, OPT_SINCE},
+	{"db", required_argument, NULL, OPT_DB},
 	CLI_COMMON_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
@@ -200,6 +209,7 @@ struct sub {
 	bool farewell;		/* the last line was ESLOWCONSUMER */
 	unsigned long unconvertible;	/* events --cloudevents could not write */
 	int ready_fd;
+	struct replay *replay;		/* --since */
 };
 
 /* Write out what is gathered. While stdout blocks, SIGTERM and SIGINT
@@ -248,6 +258,12 @@ sub_print(struct sub *s, const char *line, size_t len)
 }
 
 static void
+sub_print_stored(void *ctx, const char *line, size_t len)
+{
+	sub_print(ctx, line, len);
+}
+
+static void
 sub_line(struct sub *s, const char *line, size_t len)
 {
 	struct starry_err err;
@@ -256,10 +272,15 @@ sub_line(struct sub *s, const char *line, size_t len)
 		if (hub_subscribe_answer(line, len, &err) < 0)
 			diag_die_err(&err);
 		s->subscribed = true;
+		if (s->replay)
+			replay_start(s->replay);
+		sub_flush(s);
 		cli_signal_ready(&s->ready_fd);
 		return;
 	}
 	s->farewell = hub_is_farewell(line, len);
+	if (s->replay && !s->farewell && !replay_live(s->replay, line, len))
+		return;
 	sub_print(s, line, len);
 }
 
@@ -272,8 +293,16 @@ sub_wait(struct sub *s)
 		{.fd = s->sigfd, .events = POLLIN},
 	};
 
+	int n;
+
 	for (;;) {
-		if (poll(pfd, 2, -1) >= 0)
+		n = poll(pfd, 2, s->replay ? replay_timeout(s->replay) : -1);
+		if (n == 0) {
+			replay_tick(s->replay);
+			sub_flush(s);
+			continue;
+		}
+		if (n > 0)
 			return (pfd[1].revents & POLLIN) != 0;
 		if (errno != EINTR)
 			diag_die(EX_OSERR, "poll: %s", strerror(errno));
@@ -328,13 +357,38 @@ sub_run(struct sub *s)
 	return 0;
 }
 
+/* The store is opened before the hub is asked, so that a missing store
+ * is said before anything is printed. */
+static struct replay *
+sub_open_replay(const struct cli_common *common, const char *db, int64_t since,
+    const char *const *types, size_t ntypes, const char *session,
+    const char *trace, struct sub *s)
+{
+	struct starry_paths paths;
+	struct replay *r;
+	char *path = NULL;
+
+	if (db == NULL) {
+		cli_resolve_paths(common, &paths);
+		path = starry_path_join(paths.home, STORE_FILE);
+		starry_paths_free(&paths);
+		if (path == NULL)
+			diag_die(EX_OSERR, "out of memory");
+		db = path;
+	}
+	r = replay_open(db, since, types, ntypes, session, trace, sub_print_stored, s);
+	free(path);
+	return r;
+}
+
 int
 bus_sub_main(int argc, char **argv)
 {
 	struct cli_common common = {0};
 	struct sub s = {.ready_fd = -1};
 	const char **types = NULL;
-	const char *session = NULL, *trace = NULL;
+	const char *session = NULL, *trace = NULL, *db = NULL;
+	int64_t since = 0;
 	size_t ntypes = 0, len;
 	char *req;
 	int opt, rc;
@@ -367,10 +421,22 @@ bus_sub_main(int argc, char **argv)
 		case OPT_READY_FD:
 			s.ready_fd = cli_ready_fd(optarg);
 			break;
+		case OPT_SINCE:
+			since = cli_parse_int("since", optarg, 1, INT64_MAX);
+			break;
+		case OPT_DB:
+			db = optarg;
+			break;
 		}
 	}
 	if (optind < argc)
 		diag_die_usage("sub: unexpected argument '%s'", argv[optind]);
+	if (db && !since)
+		diag_die_usage("--db is for --since");
+	outbuf_init(&s.out, STDOUT_FILENO);
+	if (since)
+		s.replay = sub_open_replay(&common, db, since, types, ntypes, session,
+		    trace, &s);
 	s.sigfd = cli_signalfd(&s.stops, (const int[]){SIGTERM, SIGINT, 0});
 	s.sock = connect_hub(&common);
 	req = hub_subscribe_line(types, ntypes, session, trace, &len);
@@ -378,13 +444,13 @@ bus_sub_main(int argc, char **argv)
 		diag_die(EX_OSERR, "out of memory");
 	rc = write_all(s.sock, req, len);
 	free(req);
-	free(types);
 	if (rc < 0)
 		diag_die(EX_UNAVAILABLE, "the hub went away: %s", strerror(errno));
-	outbuf_init(&s.out, STDOUT_FILENO);
 	rc = sub_run(&s);
 	if (rc == 0 && s.unconvertible > 0)
 		rc = EX_DATAERR;
+	replay_close(s.replay);
+	free(types);
 	outbuf_free(&s.out);
 	close(s.sock);
 	close(s.sigfd);
