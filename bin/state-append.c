@@ -127,7 +127,9 @@ appender_add(struct appender *a, const char *line, size_t len,
 		a->group_dups++;
 	else
 		a->last_seq = seq;
-	if (a->group >= a->batch || monotonic_ms() - a->opened_ms >= a->batch_ms)
+	/* With --batch-time 0 the group closes when the input pauses. */
+	if (a->group >= a->batch ||
+	    (a->batch_ms > 0 && monotonic_ms() - a->opened_ms >= a->batch_ms))
 		appender_commit(a);
 }
 
