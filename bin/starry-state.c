@@ -116,7 +116,15 @@ void
 state_print_line(const char *line, size_t len)
 {
 	if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF)
-		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+		state_stdout_failed();
+}
+
+void
+state_stdout_failed(void)
+{
+	if (errno == EPIPE)
+		exit(0);	/* the reader is gone: `| head -1` */
+	diag_die(EX_IOERR, "stdout: %s", strerror(errno));
 }
 
 int

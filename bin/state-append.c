@@ -25,7 +25,9 @@ static const char append_usage[] =
 "in order. Ids already stored are skipped and counted. Events are committed\n"
 "in groups: every --batch events or --batch-time, whichever comes first,\n"
 "and at the end. A FIFO is held open, so writers may come and go; append\n"
-"then runs until SIGTERM or SIGINT, which commit what is held and exit.\n"
+"then runs until SIGTERM or SIGINT: what a pipe or FIFO holds already is\n"
+"stored, a line cut off is rejected, and append exits 0 (a file is left\n"
+"where it was read to). SIGHUP commits the open group and goes on.\n"
 "import is the same command, for files written by export.\n"
 "\n"
 "  -b, --batch N          events per commit at most (default 1000)\n"
@@ -111,8 +113,14 @@ appender_add(struct appender *a, const char *line, size_t len,
 	int rc;
 
 	if (!a->in_tx) {
-		if (store_begin(a->st, &err) < 0)
-			diag_die_err(&err);
+		/* Another process holding the write lock (vacuum, import)
+		 * makes us wait, not fail: SQLite waits up to its busy
+		 * timeout each time round. */
+		while (store_begin(a->st, &err) < 0) {
+			if (err.code != EX_TEMPFAIL || a->stop)
+				diag_die_err(&err);
+			diag_warn("%s; waiting", err.msg);
+		}
 		a->in_tx = true;
 		a->opened_ms = monotonic_ms();
 	}
@@ -134,7 +142,8 @@ appender_add(struct appender *a, const char *line, size_t len,
 }
 
 /* Wait for input, a signal, or the open group's deadline. Returns 1 when
- * the input is readable, 0 otherwise. */
+ * the input is readable, 0 otherwise. Once stopping, nothing is waited
+ * for: what the input holds already is still taken. */
 static int
 appender_wait(struct appender *a, int fd, int sfd)
 {
@@ -145,7 +154,9 @@ appender_wait(struct appender *a, int fd, int sfd)
 	struct signalfd_siginfo si;
 	int timeout = -1;
 
-	if (a->in_tx) {
+	if (a->stop) {
+		timeout = 0;
+	} else if (a->in_tx) {
 		int64_t left = a->opened_ms + a->batch_ms - monotonic_ms();
 
 		if (left <= 0) {
@@ -160,10 +171,14 @@ appender_wait(struct appender *a, int fd, int sfd)
 		diag_die(EX_OSERR, "poll: %s", strerror(errno));
 	}
 	if (pfd[1].revents) {
-		while (read(sfd, &si, sizeof si) == sizeof si)
-			;
-		a->stop = true;
-		return 0;
+		/* SIGHUP: nothing to reload, but the open group is committed,
+		 * as a log rotation would want. */
+		while (read(sfd, &si, sizeof si) == sizeof si) {
+			if (si.ssi_signo == SIGHUP)
+				appender_commit(a);
+			else
+				a->stop = true;
+		}
 	}
 	return pfd[0].revents != 0;
 }
@@ -181,16 +196,28 @@ appender_read(struct appender *a, int fd, const char *name, int sfd)
 	size_t len, evlen;
 	long lineno;
 	int status = 0;
+	struct stat sb;
+	bool regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
 
 	if (r == NULL)
 		diag_die(EX_OSERR, "out of memory");
-	while (!a->stop) {
+	for (;;) {
 		st = line_reader_next(r, &line, &len, &lineno);
 		if (st == LINE_EOF)
 			break;
 		if (st == LINE_AGAIN) {
-			if (appender_wait(a, fd, sfd) && line_reader_fill(r) < 0 &&
-			    errno != EINTR && errno != EAGAIN) {
+			/* Stopping: a file stays where it is, to be read again
+			 * (ids already stored are skipped); a pipe or a FIFO is
+			 * drained of what its writers have written, and a line
+			 * cut off is rejected, not dropped unsaid. */
+			if (a->stop && regular)
+				break;
+			if (!appender_wait(a, fd, sfd)) {
+				if (a->stop)
+					line_reader_finish(r);
+				continue;
+			}
+			if (line_reader_fill(r) < 0 && errno != EINTR && errno != EAGAIN) {
 				diag_error("%s: %s", name, strerror(errno));
 				status = EX_IOERR;
 				break;
@@ -242,7 +269,9 @@ state_append_main(int argc, char **argv)
 			a.batch = cli_parse_int("batch", optarg, 1, 1000000);
 			break;
 		case OPT_BATCH_TIME:
-			if (config_parse_duration(optarg, &a.batch_ms, &err) < 0 ||
+			if (strcmp(optarg, "0") == 0)
+				a.batch_ms = 0;
+			else if (config_parse_duration(optarg, &a.batch_ms, &err) < 0 ||
 			    a.batch_ms < 0)
 				diag_die_usage("--batch-time: expected a duration such as "
 				    "50ms, got '%s'", optarg);
@@ -268,7 +297,7 @@ state_append_main(int argc, char **argv)
 	a.in.quiet = quiet;
 	a.in.max_line = EVENT_MAX_LINE;
 	a.st = state_open(&opts, STORE_CREATE);
-	sfd = cli_signalfd(&set, (const int[]){SIGTERM, SIGINT, 0});
+	sfd = cli_signalfd(&set, (const int[]){SIGTERM, SIGINT, SIGHUP, 0});
 
 	for (int i = optind; (i < argc || i == optind) && !a.stop; i++) {
 		name = i < argc ? argv[i] : "-";
@@ -287,7 +316,7 @@ state_append_main(int argc, char **argv)
 			close(fd);
 	}
 	appender_commit(&a);
-	if (!quiet || a.stored + a.duplicates > 0)
+	if (!quiet)
 		diag_note("append: %llu events stored, %llu already stored, %llu rejected",
 		    (unsigned long long)a.stored, (unsigned long long)a.duplicates,
 		    (unsigned long long)a.in.rejected);

@@ -145,12 +145,16 @@ check_agent(void *ctx, const struct store_agent *a)
 		return 0;
 	if (a->started_ms)
 		cloudevent_format_time(a->started_ms, when);
-	if (c->json)
-		print_json(json_pack("{s:s, s:s, s:I, s:s, s:s?, s:s?, s:I}", "agent",
-		    a->id, "state", a->state, "pid", (json_int_t)a->pid, "started", when,
-		    "template", a->template, "traceId", a->trace_id, "restarts",
-		    (json_int_t)a->restarts));
-	else {
+	if (c->json) {
+		json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "agent", a->id,
+		    "state", a->state, "template", a->template, "traceId", a->trace_id,
+		    "restarts", (json_int_t)a->restarts);
+
+		json_object_set_new(o, "pid", a->pid ? json_integer(a->pid) : json_null());
+		json_object_set_new(o, "started", a->started_ms ? json_string(when) :
+		    json_null());
+		print_json(o);
+	} else {
 		if (c->found == 0)
 			printf("%-24s %-9s %8s  %-24s %s\n", "AGENT", "STATE", "PID",
 			    "STARTED", "TEMPLATE");
@@ -208,7 +212,7 @@ state_check_main(int argc, char **argv)
 		diag_die_err(&err);
 	store_close(st);
 	if (fflush(stdout) == EOF)
-		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+		state_stdout_failed();
 	if (c.found && !c.json)
 		diag_note("check: %d agent%s interrupted", c.found, c.found == 1 ? "" : "s");
 	return c.found ? EX_NEGATIVE : 0;
@@ -338,7 +342,7 @@ state_dashboard_main(int argc, char **argv)
 	}
 	store_close(d.st);
 	if (fflush(stdout) == EOF)
-		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+		state_stdout_failed();
 	return 0;
 }
 
@@ -372,13 +376,17 @@ state_prune_main(int argc, char **argv)
 		diag_die_err(&err);
 	if (before_ms && store_seq_before_time(st, before_ms, &before_seq, &err) < 0)
 		diag_die_err(&err);
-	if (keep >= 0 && (before_seq == 0 || last - keep < before_seq))
+	/* Given both, the bound that deletes fewer wins. */
+	if (!before_ms && !before_seq)
+		before_seq = last;
+	if (keep >= 0 && last - keep < before_seq)
 		before_seq = last - keep;
 	asked = before_seq;
 	deleted = 0;
 	if (before_seq > 0 && store_prune(st, &before_seq, &deleted, &err) < 0)
 		diag_die_err(&err);
-	diag_note("prune: %lld events deleted", (long long)deleted);
+	diag_note("prune: %lld event%s deleted", (long long)deleted,
+	    deleted == 1 ? "" : "s");
 	if (before_seq < asked)
 		diag_note("prune: events after sequence number %lld kept: a cursor "
 		    "still needs them", (long long)before_seq);
@@ -418,6 +426,6 @@ state_vacuum_main(int argc, char **argv)
 	    file_size(store_path(st)) + file_size(wal));
 	store_close(st);
 	if (fflush(stdout) == EOF)
-		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+		state_stdout_failed();
 	return 0;
 }

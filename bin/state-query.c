@@ -36,7 +36,8 @@ static const char query_usage[] =
 "                         (see starry-state cursor)\n"
 "      --with-seq         print {\"seq\":SEQ,\"event\":EVENT} lines\n"
 "  -f, --follow           then print new events as they are committed,\n"
-"                         until SIGTERM or SIGINT\n"
+"                         until SIGTERM or SIGINT, the reader of stdout\n"
+"                         leaving, or the log passing --until SEQ\n"
 "      --db FILE          the database (default $STARRY_HOME/state.db)\n"
 "  -h, --help, --version\n"
 "\n"
@@ -91,10 +92,10 @@ print_event(void *ctx, const struct store_event *ev)
 	struct printer *p = ctx;
 
 	if (p->with_seq && printf("{\"seq\":%lld,\"event\":", (long long)ev->seq) < 0)
-		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+		state_stdout_failed();
 	if (p->with_seq) {
 		if (fwrite(ev->line, 1, ev->len, stdout) != ev->len || puts("}") == EOF)
-			diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+			state_stdout_failed();
 	} else {
 		state_print_line(ev->line, ev->len);
 	}
@@ -129,18 +130,23 @@ watch_commits(const char *db)
 static bool
 wait_for_commit(int ifd, int sfd)
 {
-	struct pollfd pfd[2] = {
+	/* stdout too: a pipe whose reader is gone (`| head -1`) ends the
+	 * wait, rather than the next commit's write. */
+	struct pollfd pfd[3] = {
 		{.fd = ifd, .events = POLLIN},
 		{.fd = sfd, .events = POLLIN},
+		{.fd = STDOUT_FILENO, .events = 0},
 	};
 	char buf[4096];
 
 	/* A safety net of one second, should a change come unannounced
 	 * (a database on a network file system). */
-	if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
+	if (poll(pfd, 3, 1000) < 0 && errno != EINTR)
 		diag_die(EX_OSERR, "poll: %s", strerror(errno));
 	if (pfd[1].revents)
 		return false;
+	if (pfd[2].revents & (POLLERR | POLLHUP))
+		exit(0);
 	while (read(ifd, buf, sizeof buf) > 0)
 		;
 	return true;
@@ -212,22 +218,28 @@ query_run(int argc, char **argv)
 			diag_die_err(&err);
 		store_close(st);
 		if (fflush(stdout) == EOF)
-			diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+			state_stdout_failed();
 		return p.printed > 0 ? 0 : EX_NEGATIVE;
 	}
 	/* Watch before the first query, so no commit falls between them. */
 	ifd = watch_commits(store_path(st));
 	sfd = cli_signalfd(&set, (const int[]){SIGTERM, SIGINT, 0});
 	for (;;) {
-		if (store_query(st, &f, print_event, &p, &err) < 0)
+		/* Read before the query, which then sees all of it. */
+		if (store_last_seq(st, &seq, &err) < 0 ||
+		    store_query(st, &f, print_event, &p, &err) < 0)
 			diag_die_err(&err);
 		if (fflush(stdout) == EOF)
-			diag_die(EX_IOERR, "stdout: %s", strerror(errno));
-		if (p.last_seq > 0)
+			state_stdout_failed();
+		/* Every event up to seq has been looked at, unless --limit
+		 * cut the first round short. */
+		if (p.last_seq >= f.since_seq)
 			f.since_seq = p.last_seq + 1;
+		if (seq >= f.since_seq && !(f.limit && p.printed >= f.limit))
+			f.since_seq = seq + 1;
 		f.limit = 0;
-		if (f.until_seq && f.since_seq > f.until_seq)
-			break;
+		if (f.until_seq && seq >= f.until_seq)
+			break;		/* the log has gone past --until */
 		if (!wait_for_commit(ifd, sfd))
 			break;
 	}
@@ -450,13 +462,13 @@ state_trace_main(int argc, char **argv)
 		    (json_int_t)t.count, "roots", roots);
 
 		if (json_dumpf(doc, stdout, JSON_COMPACT) < 0 || putchar('\n') == EOF)
-			diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+			state_stdout_failed();
 		json_decref(doc);
 	} else {
 		json_decref(roots);
 	}
 	if (fflush(stdout) == EOF)
-		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+		state_stdout_failed();
 	for (size_t i = 0; i < t.count; i++) {
 		free(t.n[i].id);
 		free(t.n[i].parent);

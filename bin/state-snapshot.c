@@ -34,14 +34,21 @@ static const char snapshot_usage[] =
 static const char cursor_usage[] =
 "usage: starry-state cursor get [options] CONSUMER\n"
 "       starry-state cursor commit [options] CONSUMER SEQ\n"
+"       starry-state cursor delete [options] CONSUMER\n"
+"       starry-state cursor list [options]\n"
 "\n"
 "A cursor is the sequence number of the last event a consumer has\n"
-"handled. get prints it (exit 1 when the consumer has none); commit moves\n"
-"it. 'starry-state query --cursor CONSUMER' prints the events after it;\n"
-"prune keeps every event a cursor still needs.\n"
+"handled. get prints it; commit moves it; delete forgets a consumer that\n"
+"is gone; list prints every cursor (consumer, sequence number, when it was\n"
+"last committed). 'starry-state query --cursor CONSUMER' prints the events\n"
+"after it; prune keeps every event a cursor still needs.\n"
 "\n"
+"      --json             list: JSON lines\n"
 "      --db FILE          the database (default $STARRY_HOME/state.db)\n"
-"  -h, --help, --version\n";
+"  -h, --help, --version\n"
+"\n"
+"Exit status: 0, 1 when get or delete finds no such consumer, 66 when\n"
+"there is no database.\n";
 
 enum { OPT_AT = STATE_OPT_FREE, OPT_KEEP, OPT_JSON };
 
@@ -65,7 +72,7 @@ read_all(int fd, const char *name, size_t max, size_t *len)
 		diag_die(EX_OSERR, "out of memory");
 	for (;;) {
 		if (n == cap) {
-			if (cap >= max)
+			if (n > max)
 				diag_die(EX_DATAERR, "%s: larger than %zu bytes", name, max);
 			cap *= 2;
 			if ((buf = realloc(buf, cap)) == NULL)
@@ -80,6 +87,8 @@ read_all(int fd, const char *name, size_t max, size_t *len)
 			break;
 		n += r;
 	}
+	if (n > max)
+		diag_die(EX_DATAERR, "%s: larger than %zu bytes", name, max);
 	*len = n;
 	return buf;
 }
@@ -96,8 +105,9 @@ snapshot_save(struct store *st, const char *agent, const char *file,
 	json_t *doc;
 	int fd = STDIN_FILENO;
 
-	if (file != NULL && strcmp(file, "-") != 0 &&
-	    (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+	if (file != NULL && strcmp(file, "-") == 0)
+		file = NULL;
+	if (file != NULL && (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
 		diag_die(errno == ENOENT ? EX_NOINPUT : EX_IOERR, "%s: %s", file,
 		    strerror(errno));
 	data = read_all(fd, file ? file : "<stdin>", 64 << 20, &len);
@@ -150,7 +160,7 @@ print_snapshot_row(void *ctx, const struct store_snapshot *s)
 		json_decref(o);
 	} else if (printf("%-24s %7lld %10lld  %s %9zu\n", s->agent,
 	    (long long)s->version, (long long)s->seq, when, s->len) < 0) {
-		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+		state_stdout_failed();
 	}
 	return 0;
 }
@@ -210,6 +220,9 @@ state_snapshot_main(int argc, char **argv)
 		if (nargs > 1)
 			diag_die_usage("usage: snapshot list [AGENT]");
 		st = state_open(&opts, 0);
+		if (!json)
+			printf("%-24s %7s %10s  %-24s %9s\n", "AGENT", "VERSION", "SEQ",
+			    "CREATED", "BYTES");
 		if (store_snapshot_list(st, nargs ? argv[optind] : NULL,
 		    print_snapshot_row, &json, &err) < 0)
 			diag_die_err(&err);
@@ -220,14 +233,38 @@ state_snapshot_main(int argc, char **argv)
 	}
 	store_close(st);
 	if (fflush(stdout) == EOF)
-		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+		state_stdout_failed();
 	return rc;
 }
 
 static const struct option cursor_options[] = {
+	{"json", no_argument, NULL, OPT_JSON},
 	STATE_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
+
+static int
+print_cursor(void *ctx, const char *consumer, int64_t seq, int64_t updated_ms)
+{
+	bool json = *(bool *)ctx;
+	char when[32];
+
+	cloudevent_format_time(updated_ms, when);
+	if (json) {
+		json_t *o = json_pack("{s:s, s:I, s:s}", "consumer", consumer, "seq",
+		    (json_int_t)seq, "updated", when);
+		char *line = json_dumps(o, JSON_COMPACT);
+
+		if (line == NULL)
+			diag_die(EX_OSERR, "out of memory");
+		state_print_line(line, strlen(line));
+		free(line);
+		json_decref(o);
+	} else if (printf("%-32s %12lld  %s\n", consumer, (long long)seq, when) < 0) {
+		state_stdout_failed();
+	}
+	return 0;
+}
 
 int
 state_cursor_main(int argc, char **argv)
@@ -239,8 +276,11 @@ state_cursor_main(int argc, char **argv)
 	int64_t seq;
 	int opt, rc;
 
+	bool json = false;
+
 	while ((opt = getopt_long(argc, argv, "h", cursor_options, NULL)) != -1)
-		state_option(&opts, opt, cursor_usage);
+		if (!state_option(&opts, opt, cursor_usage) && opt == OPT_JSON)
+			json = true;
 	if (optind == argc)
 		diag_die_usage("missing get or commit");
 	verb = argv[optind++];
@@ -264,11 +304,31 @@ state_cursor_main(int argc, char **argv)
 		if (store_cursor_commit(st, argv[optind], seq, &err) < 0)
 			diag_die_err(&err);
 		rc = 0;
+	} else if (strcmp(verb, "delete") == 0) {
+		if (argc - optind != 1)
+			diag_die_usage("usage: cursor delete CONSUMER");
+		st = state_open(&opts, 0);
+		rc = store_cursor_delete(st, argv[optind], &err);
+		if (rc < 0)
+			diag_die_err(&err);
+		if (rc == 0)
+			diag_error("consumer '%s' has no cursor", argv[optind]);
+		rc = rc == 1 ? 0 : EX_NEGATIVE;
+	} else if (strcmp(verb, "list") == 0) {
+		if (argc - optind != 0)
+			diag_die_usage("usage: cursor list");
+		st = state_open(&opts, 0);
+		if (!json)
+			printf("%-32s %12s  %s\n", "CONSUMER", "SEQ", "UPDATED");
+		if (store_cursor_list(st, print_cursor, &json, &err) < 0)
+			diag_die_err(&err);
+		rc = 0;
 	} else {
-		diag_die_usage("unknown cursor verb '%s': expected get or commit", verb);
+		diag_die_usage("unknown cursor verb '%s': expected get, commit, delete "
+		    "or list", verb);
 	}
 	store_close(st);
 	if (fflush(stdout) == EOF)
-		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+		state_stdout_failed();
 	return rc;
 }

@@ -45,7 +45,10 @@ struct store *state_open(const struct state_opts *o, unsigned flags);
 void state_parse_point(const char *opt, const char *arg, int64_t *seq,
     int64_t *ms);
 
-/* Die (74) when stdout cannot be written. */
+/* Print a line on stdout, or state_stdout_failed. */
 void state_print_line(const char *line, size_t len);
+/* stdout failed: exit 0 when its reader is gone (EPIPE: `| head`), else
+ * die (74). */
+noreturn void state_stdout_failed(void);
 
 #endif

@@ -115,10 +115,12 @@ enum stmt {
 };
 
 static const char *const stmt_sql[S_COUNT] = {
+	/* Looked up first rather than left to ON CONFLICT, which would
+	 * use up a sequence number for every id already stored. */
 	[S_INSERT_EVENT] =
 	"INSERT INTO events (id, timestamp, trace_id, parent_id, source,"
-	" session_id, priority, type, line) VALUES (?,?,?,?,?,?,?,?,?)"
-	" ON CONFLICT (id) DO NOTHING",
+	" session_id, priority, type, line) SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9"
+	" WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?1)",
 	[S_AGENT_SPAWNED] =
 	"INSERT INTO agents (id, template, driver, pid, state, started, restarts,"
 	" trace_id, updated) VALUES (?1, ?2, ?3, ?4, 'running', ?5,"
@@ -884,6 +886,45 @@ store_cursor_commit(struct store *st, const char *consumer, int64_t seq,
 		return db_fail(st, err, "cannot commit the cursor");
 	}
 	sqlite3_finalize(s);
+	return 0;
+}
+
+int
+store_cursor_delete(struct store *st, const char *consumer, struct starry_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM cursors WHERE consumer = ?",
+	    -1, &s, NULL) != SQLITE_OK)
+		return db_fail(st, err, "cannot delete the cursor");
+	sqlite3_bind_text(s, 1, consumer, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, err, "cannot delete the cursor");
+	return sqlite3_changes(st->db) > 0;
+}
+
+int
+store_cursor_list(struct store *st, store_cursor_fn fn, void *ctx,
+    struct starry_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT consumer, seq, updated FROM cursors"
+	    " ORDER BY consumer", -1, &s, NULL) != SQLITE_OK)
+		return db_fail(st, err, "cannot read the cursors");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(ctx, column_text(s, 0), sqlite3_column_int64(s, 1),
+		    sqlite3_column_int64(s, 2)) < 0) {
+			sqlite3_finalize(s);
+			return -1;
+		}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, err, "cannot read the cursors");
 	return 0;
 }
 

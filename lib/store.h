@@ -126,6 +126,13 @@ int store_cursor_get(struct store *st, const char *consumer, int64_t *seq,
     struct starry_err *err);
 int store_cursor_commit(struct store *st, const char *consumer, int64_t seq,
     struct starry_err *err);
+/* Returns 1 when the consumer had a cursor, 0 when not, or -1. */
+int store_cursor_delete(struct store *st, const char *consumer,
+    struct starry_err *err);
+typedef int (*store_cursor_fn)(void *ctx, const char *consumer, int64_t seq,
+    int64_t updated_ms);
+int store_cursor_list(struct store *st, store_cursor_fn fn, void *ctx,
+    struct starry_err *err);
 
 /* ---- the agent registry ---- */
 

@@ -175,6 +175,9 @@ ids_already_stored_are_not_stored_twice(void **state)
 	assert_int_equal(add(st, event("e1", "a:b", "t", "", "3"), NULL), 0);
 	assert_int_equal(store_last_seq(st, &seq, &err), 0);
 	assert_int_equal(seq, s2);
+	/* A duplicate uses up no sequence number. */
+	assert_int_equal(add(st, event("e3", "a:b", "t", "", "4"), &seq), 1);
+	assert_int_equal(seq, s2 + 1);
 	store_close(st);
 }
 
