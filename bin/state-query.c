@@ -31,7 +31,8 @@ static const char query_usage[] =
 "      --since SEQ|TIME   from sequence number SEQ, or from a time: RFC 3339\n"
 "                         (2026-11-23T08:00:00Z) or a duration ago (10m)\n"
 "      --until SEQ|TIME   up to and including it\n"
-"  -n, --limit N          at most N events (before --follow goes on)\n"
+"  -n, --limit N          at most N events: the first N, or with --follow\n"
+"                         the newest N (as tail -f does)\n"
 "      --cursor NAME      after the position consumer NAME committed\n"
 "                         (see starry-state cursor)\n"
 "      --with-seq         print {\"seq\":SEQ,\"event\":EVENT} lines\n"
@@ -221,6 +222,8 @@ query_run(int argc, char **argv)
 			state_stdout_failed();
 		return p.printed > 0 ? 0 : EX_NEGATIVE;
 	}
+	/* Like tail -f: --limit N shows the newest N, then what comes. */
+	f.newest = true;
 	/* Watch before the first query, so no commit falls between them. */
 	ifd = watch_commits(store_path(st));
 	sfd = cli_signalfd(&set, (const int[]){SIGTERM, SIGINT, 0});
@@ -231,13 +234,13 @@ query_run(int argc, char **argv)
 			diag_die_err(&err);
 		if (fflush(stdout) == EOF)
 			state_stdout_failed();
-		/* Every event up to seq has been looked at, unless --limit
-		 * cut the first round short. */
+		/* Every event up to seq has been looked at. */
 		if (p.last_seq >= f.since_seq)
 			f.since_seq = p.last_seq + 1;
-		if (seq >= f.since_seq && !(f.limit && p.printed >= f.limit))
+		if (seq >= f.since_seq)
 			f.since_seq = seq + 1;
 		f.limit = 0;
+		f.newest = false;
 		if (f.until_seq && seq >= f.until_seq)
 			break;		/* the log has gone past --until */
 		if (!wait_for_commit(ifd, sfd))

@@ -634,9 +634,18 @@ store_query(struct store *st, const struct store_filter *f, store_event_fn fn,
 	if (f->until_ms)
 		WHERE("timestamp <= ?");
 #undef WHERE
-	strcat(sql, " ORDER BY seq");
-	if (f->limit)
-		strcat(sql, " LIMIT ?");
+	if (f->limit && f->newest) {
+		/* The newest rows, still printed oldest first. */
+		static const char outer[] = "SELECT * FROM (";
+
+		memmove(sql + strlen(outer), sql, strlen(sql) + 1);
+		memcpy(sql, outer, strlen(outer));
+		strcat(sql, " ORDER BY seq DESC LIMIT ?) ORDER BY seq");
+	} else {
+		strcat(sql, " ORDER BY seq");
+		if (f->limit)
+			strcat(sql, " LIMIT ?");
+	}
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return db_fail(st, err, "cannot query events");
 	if (f->type)

@@ -68,6 +68,7 @@ struct store_filter {
 	int64_t since_seq, until_seq;	/* inclusive; 0: no bound */
 	int64_t since_ms, until_ms;	/* event timestamps, inclusive; 0: none */
 	int64_t limit;			/* 0: no limit */
+	bool newest;			/* with limit: the newest, not the oldest */
 };
 
 /* The events that pass f, in sequence order. Returns 0, or -1 with err

@@ -12,7 +12,7 @@
  * every envelope member comes before "payload", none has an escape),
  * then does as store_open and store_append do (lib/store.c): the same
  * pragmas (16 MiB cache, WAL checkpoints every 10000 pages, synchronous
- * = NORMAL), the same INSERT ... ON CONFLICT (id) DO NOTHING prepared once,
+ * = NORMAL), the same INSERT ... WHERE NOT EXISTS (the id) prepared once,
  * text bound in place, BEGIN IMMEDIATE ... COMMIT every 1000 rows
  * (repeated ids count in a group, as in append). The clock runs from the
  * first BEGIN to the return of sqlite3_close, which checkpoints the WAL
@@ -180,8 +180,8 @@ cmd_insert(const char *path, const char *events)
 {
 	static const char insert[] =
 	    "INSERT INTO events (id, timestamp, trace_id, parent_id, source,"
-	    " session_id, priority, type, line) VALUES (?,?,?,?,?,?,?,?,?)"
-	    " ON CONFLICT (id) DO NOTHING";
+	    " session_id, priority, type, line) SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9"
+	    " WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?1)";
 	struct row *rows = NULL;
 	size_t nrows = 0, cap = 0, i, off;
 	long long stored = 0;
