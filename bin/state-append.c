@@ -70,6 +70,7 @@ struct appender {
 	int64_t last_seq;
 	uint64_t stored, duplicates;
 	bool stop;			/* SIGTERM or SIGINT came */
+	int sfd;			/* their signalfd */
 };
 
 static int64_t
@@ -104,6 +105,18 @@ appender_commit(struct appender *a)
 	a->group = a->group_dups = 0;
 }
 
+/* Whether SIGTERM or SIGINT has come, without waiting. */
+static bool
+appender_stopped(struct appender *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sfd, &si, sizeof si) == sizeof si)
+		if (si.ssi_signo != SIGHUP)
+			a->stop = true;
+	return a->stop;
+}
+
 static void
 appender_add(struct appender *a, const char *line, size_t len,
     const struct event_view *view)
@@ -117,8 +130,10 @@ appender_add(struct appender *a, const char *line, size_t len,
 		 * makes us wait, not fail: SQLite waits up to its busy
 		 * timeout each time round. */
 		while (store_begin(a->st, &err) < 0) {
-			if (err.code != EX_TEMPFAIL || a->stop)
-				diag_die_err(&err);
+			if (err.code != EX_TEMPFAIL || appender_stopped(a)) {
+				diag_error("%s", err.msg);
+				diag_die(err.code, "the last event read was not stored");
+			}
 			diag_warn("%s; waiting", err.msg);
 		}
 		a->in_tx = true;
@@ -298,6 +313,7 @@ state_append_main(int argc, char **argv)
 	a.in.max_line = EVENT_MAX_LINE;
 	a.st = state_open(&opts, STORE_CREATE);
 	sfd = cli_signalfd(&set, (const int[]){SIGTERM, SIGINT, SIGHUP, 0});
+	a.sfd = sfd;
 
 	for (int i = optind; (i < argc || i == optind) && !a.stop; i++) {
 		name = i < argc ? argv[i] : "-";

@@ -53,8 +53,9 @@ static const char trace_usage[] =
 "cause is not in the trace is a root.\n"
 "\n"
 "      --json             one JSON document: {\"traceId\", \"events\", \"roots\":\n"
-"                         [{seq, id, type, source, timestamp, event,\n"
-"                         children: [...]}]}\n"
+"                         [{seq, id, type, source, timestamp, event, depth,\n"
+"                         children: [...]}]}; a chain deeper than 64\n"
+"                         goes on as another root\n"
 "      --db FILE          the database (default $STARRY_HOME/state.db)\n"
 "  -h, --help, --version\n"
 "\n"
@@ -370,46 +371,101 @@ is_root(const struct tree *t, size_t i)
 	    (size_t)p == i;
 }
 
-static void
-print_text(struct tree *t, size_t i, char *prefix, size_t plen, bool last,
-    bool root)
+/* Walking a trace's tree, depth first, children in stored order, with a
+ * stack of its own: a chain of causes can be as deep as the log is long. */
+struct frame {
+	size_t node, depth;
+	bool last;			/* the last child of its parent */
+	json_t *siblings;		/* --json: the array it goes into */
+};
+
+/* Push the unvisited children of node i, the first on top. */
+static size_t
+push_children(struct tree *t, size_t i, size_t depth, json_t *into,
+    struct frame *stack, size_t sp)
 {
-	struct node *n = &t->n[i];
+	size_t k = 0, j = 0;
+
+	for (size_t c = t->n[i].first_child; c; c = t->n[c - 1].next_sibling)
+		if (!t->n[c - 1].visited)
+			k++;
+	for (size_t c = t->n[i].first_child; c; c = t->n[c - 1].next_sibling) {
+		if (t->n[c - 1].visited)
+			continue;
+		stack[sp + k - 1 - j] = (struct frame){c - 1, depth + 1, j == k - 1, into};
+		j++;
+	}
+	return sp + k;
+}
+
+/* Deeper than this, a line shows its depth instead of the guides. */
+#define TRACE_GUIDES 64
+/* Levels of "children" nested in one root of --json. */
+#define TRACE_JSON_NESTING 64
+
+static void
+print_line(const struct node *n, const struct frame *f, const char *guides)
+{
 	char when[32];
 
-	n->visited = true;
 	cloudevent_format_time(n->timestamp, when);
-	printf("%.*s%s%s %s %s %s (seq %lld)\n", (int)plen, prefix,
-	    root ? "" : last ? "`-- " : "|-- ", n->type, n->id, n->source, when,
-	    (long long)n->seq);
-	if (!root) {
-		if (plen + 4 >= 4096)
-			return;		/* deeper than any screen */
-		memcpy(prefix + plen, last ? "    " : "|   ", 4);
-		plen += 4;
-	}
-	for (size_t c = n->first_child; c; c = t->n[c - 1].next_sibling)
-		if (!t->n[c - 1].visited)
-			print_text(t, c - 1, prefix, plen, t->n[c - 1].next_sibling == 0,
-			    false);
+	if (f->depth > TRACE_GUIDES)
+		printf("[depth %zu] ", f->depth);
+	else
+		for (size_t d = 1; d < f->depth; d++)
+			printf("%c   ", guides[d]);
+	printf("%s%s %s %s %s (seq %lld)\n", f->depth == 0 ? "" : f->last ? "`-- " :
+	    "|-- ", n->type, n->id, n->source, when, (long long)n->seq);
 }
 
 static json_t *
-node_json(struct tree *t, size_t i)
+node_json(const struct node *n)
 {
-	struct node *n = &t->n[i];
-	json_t *obj, *kids = json_array(), *ev;
+	json_t *ev = json_loadb(n->line, n->len, 0, NULL);
 
-	n->visited = true;
-	ev = json_loadb(n->line, n->len, 0, NULL);
-	obj = json_pack("{s:I, s:s, s:s, s:s, s:I, s:o}", "seq", (json_int_t)n->seq,
-	    "id", n->id, "type", n->type, "source", n->source, "timestamp",
-	    (json_int_t)n->timestamp, "event", ev ? ev : json_null());
-	for (size_t c = n->first_child; c; c = t->n[c - 1].next_sibling)
-		if (!t->n[c - 1].visited)
-			json_array_append_new(kids, node_json(t, c - 1));
-	json_object_set_new(obj, "children", kids);
-	return obj;
+	return json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:[]}", "seq",
+	    (json_int_t)n->seq, "id", n->id, "type", n->type, "source", n->source,
+	    "timestamp", (json_int_t)n->timestamp, "event", ev ? ev : json_null(),
+	    "children");
+}
+
+/* Print (or, with roots, add to it) the tree under node i. */
+static void
+walk_tree(struct tree *t, size_t i, json_t *roots)
+{
+	struct frame *stack = malloc(t->count * sizeof *stack), f;
+	char guides[TRACE_GUIDES + 1];
+	size_t sp = 0;
+	json_t *obj;
+
+	if (stack == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	stack[sp++] = (struct frame){i, 0, true, roots};
+	while (sp > 0) {
+		f = stack[--sp];
+		if (t->n[f.node].visited)
+			continue;
+		t->n[f.node].visited = true;
+		if (roots != NULL) {
+			obj = node_json(&t->n[f.node]);
+			if (obj == NULL)
+				diag_die(EX_OSERR, "out of memory");
+			json_object_set_new(obj, "depth", json_integer(f.depth));
+			json_array_append_new(f.siblings, obj);
+			/* JSON readers have depth limits (jq 1.6: 256 levels,
+			 * each of ours is two): a deeper chain goes on as another
+			 * root. */
+			sp = push_children(t, f.node, f.depth,
+			    (f.depth + 1) % TRACE_JSON_NESTING == 0 ? roots :
+			    json_object_get(obj, "children"), stack, sp);
+			continue;
+		}
+		if (f.depth > 0 && f.depth <= TRACE_GUIDES)
+			guides[f.depth] = f.last ? ' ' : '|';
+		print_line(&t->n[f.node], &f, guides);
+		sp = push_children(t, f.node, f.depth, NULL, stack, sp);
+	}
+	free(stack);
 }
 
 static const struct option trace_options[] = {
@@ -428,7 +484,6 @@ state_trace_main(int argc, char **argv)
 	struct store *st;
 	bool json = false;
 	json_t *roots;
-	char *prefix;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "h", trace_options, NULL)) != -1) {
@@ -447,18 +502,14 @@ state_trace_main(int argc, char **argv)
 	store_close(st);
 	link_tree(&t);
 	roots = json_array();
-	prefix = malloc(4096);
-	if (roots == NULL || prefix == NULL)
+	if (roots == NULL)
 		diag_die(EX_OSERR, "out of memory");
 	/* Roots first; then whatever a loop of parentIds left unreached. */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < t.count; i++) {
 			if (t.n[i].visited || (pass == 0 && !is_root(&t, i)))
 				continue;
-			if (json)
-				json_array_append_new(roots, node_json(&t, i));
-			else
-				print_text(&t, i, prefix, 0, true, true);
+			walk_tree(&t, i, json ? roots : NULL);
 		}
 	if (json) {
 		json_t *doc = json_pack("{s:s, s:I, s:o}", "traceId", f.trace, "events",
@@ -481,6 +532,5 @@ state_trace_main(int argc, char **argv)
 	}
 	free(t.n);
 	free(t.by_id);
-	free(prefix);
 	return t.count > 0 ? 0 : EX_NEGATIVE;
 }
