@@ -16,9 +16,9 @@
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "dedup.h"
 #include "event.h"
 #include "store.h"
@@ -38,15 +38,6 @@ struct replay {
 	replay_print_fn print;
 	void *ctx;
 };
-
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct replay *
 replay_open(const char *db, int64_t since, const char *const *types,

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bus.h"
 #include "cli.h"
+#include "clock.h"
 #include "config.h"
 #include "dedup.h"
 #include "ingest.h"
@@ -114,15 +114,6 @@ struct route {
 	} ahead[ROUTE_AHEAD];
 	size_t nahead;
 };
-
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 route_add_input(struct route *rt, const char *path)

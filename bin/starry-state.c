@@ -33,10 +33,7 @@ static const char usage[] =
 "Run 'starry-state SUBCOMMAND --help' for a subcommand's options.\n"
 "See starry-state(1) and starry-state(7).\n";
 
-static const struct {
-	const char *name;
-	int (*main)(int, char **);
-} subcommands[] = {
+static const struct cli_subcommand subcommands[] = {
 	{"append", state_append_main},
 	{"query", state_query_main},
 	{"trace", state_trace_main},
@@ -120,6 +117,18 @@ state_print_line(const char *line, size_t len)
 }
 
 void
+state_print_json(json_t *doc)
+{
+	char *line = json_dumps(doc, JSON_COMPACT);
+
+	if (line == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	state_print_line(line, strlen(line));
+	free(line);
+	json_decref(doc);
+}
+
+void
 state_stdout_failed(void)
 {
 	if (errno == EPIPE)
@@ -130,19 +139,6 @@ state_stdout_failed(void)
 int
 main(int argc, char **argv)
 {
-	diag_set_progname("starry-state");
-	if (argc < 2)
-		diag_die_usage("missing subcommand");
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fputs(usage, stdout);
-		return 0;
-	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("starry-state %s\n", STARRY_VERSION);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-		if (strcmp(argv[1], subcommands[i].name) == 0)
-			return subcommands[i].main(argc - 1, argv + 1);
-	diag_die_usage("unknown subcommand '%s'", argv[1]);
+	return cli_dispatch("starry-state", usage, subcommands,
+	    sizeof subcommands / sizeof subcommands[0], argc, argv);
 }

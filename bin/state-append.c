@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ingest.h"
 #include "state.h"
@@ -43,7 +43,8 @@ static const char append_usage[] =
 "  -h, --help, --version\n"
 "\n"
 "Exit status: 0, 65 when lines were rejected, 74 when the database could\n"
-"not be written (the uncommitted group is named), 75 when it stayed locked.\n";
+"not be written (the uncommitted group is named), 75 when SIGTERM came while\n"
+"another process held the write lock (append waits for it, saying so).\n";
 
 enum { OPT_BATCH_TIME = STATE_OPT_FREE, OPT_ACKS };
 
@@ -72,15 +73,6 @@ struct appender {
 	bool stop;			/* SIGTERM or SIGINT came */
 	int sfd;			/* their signalfd */
 };
-
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 appender_commit(struct appender *a)

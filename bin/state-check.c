@@ -74,18 +74,6 @@ static const struct option check_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static void
-print_json(json_t *doc)
-{
-	char *line = json_dumps(doc, JSON_COMPACT);
-
-	if (line == NULL)
-		diag_die(EX_OSERR, "out of memory");
-	state_print_line(line, strlen(line));
-	free(line);
-	json_decref(doc);
-}
-
 /* Whether pid is still the process that started at started_ms: alive, and
  * (when the registry knows its start) started within two seconds of it,
  * so that a recycled pid does not pass for the agent. */
@@ -153,7 +141,7 @@ check_agent(void *ctx, const struct store_agent *a)
 		json_object_set_new(o, "pid", a->pid ? json_integer(a->pid) : json_null());
 		json_object_set_new(o, "started", a->started_ms ? json_string(when) :
 		    json_null());
-		print_json(o);
+		state_print_json(o);
 	} else {
 		if (c->found == 0)
 			printf("%-24s %-9s %8s  %-24s %s\n", "AGENT", "STATE", "PID",
@@ -334,7 +322,7 @@ state_dashboard_main(int argc, char **argv)
 		diag_die_err(&err);
 	if (d.json) {
 		cloudevent_format_time(since, when);
-		print_json(json_pack("{s:o, s:{s:s, s:o}}", "agents", d.agents, "events",
+		state_print_json(json_pack("{s:o, s:{s:s, s:o}}", "agents", d.agents, "events",
 		    "since", when, "byType", d.types));
 	} else {
 		json_decref(d.agents);

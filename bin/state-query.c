@@ -492,9 +492,10 @@ state_trace_main(int argc, char **argv)
 		if (opt == OPT_JSON)
 			json = true;
 	}
-	if (optind + 1 != argc)
-		diag_die_usage(optind == argc ? "missing TRACE_ID" :
-		    "unexpected argument '%s'", argv[optind + 1]);
+	if (optind == argc)
+		diag_die_usage("missing TRACE_ID");
+	if (optind + 1 < argc)
+		diag_die_usage("unexpected argument '%s'", argv[optind + 1]);
 	f.trace = argv[optind];
 	st = state_open(&opts, 0);
 	if (store_query(st, &f, collect_node, &t, &err) < 0)

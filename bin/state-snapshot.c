@@ -93,12 +93,15 @@ read_all(int fd, const char *name, size_t max, size_t *len)
 	return buf;
 }
 
+/* The document is read and checked before the store is opened, so that
+ * bad input creates nothing. */
 static int
-snapshot_save(struct store *st, const char *agent, const char *file,
-    long keep)
+snapshot_save(const struct state_opts *opts, const char *agent,
+    const char *file, long keep)
 {
 	struct starry_err err;
 	json_error_t jerr;
+	struct store *st;
 	int64_t version;
 	size_t len;
 	char *data, *text;
@@ -115,20 +118,22 @@ snapshot_save(struct store *st, const char *agent, const char *file,
 		close(fd);
 	/* Stored compact, one line, so that it can travel in an event. */
 	doc = json_loadb(data, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	free(data);
 	if (doc == NULL)
 		diag_die(EX_DATAERR, "%s:%d:%d: not JSON: %s", file ? file : "<stdin>",
 		    jerr.line, jerr.column, jerr.text);
 	text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(doc);
 	if (text == NULL)
 		diag_die(EX_OSERR, "out of memory");
+	st = state_open(opts, STORE_CREATE);
 	if (store_begin(st, &err) < 0 ||
 	    store_snapshot_save(st, agent, text, strlen(text), event_now_ms(), keep,
 	    &version, &err) < 0 || store_commit(st, &err) < 0)
 		diag_die_err(&err);
 	diag_note("snapshot: %s version %lld saved", agent, (long long)version);
-	json_decref(doc);
 	free(text);
-	free(data);
+	store_close(st);
 	return 0;
 }
 
@@ -147,18 +152,11 @@ print_snapshot_row(void *ctx, const struct store_snapshot *s)
 	char when[32];
 
 	cloudevent_format_time(s->created_ms, when);
-	if (json) {
-		json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:I}", "agent", s->agent,
+	if (json)
+		state_print_json(json_pack("{s:s, s:I, s:I, s:s, s:I}", "agent", s->agent,
 		    "version", (json_int_t)s->version, "seq", (json_int_t)s->seq,
-		    "created", when, "bytes", (json_int_t)s->len);
-		char *line = json_dumps(o, JSON_COMPACT);
-
-		if (line == NULL)
-			diag_die(EX_OSERR, "out of memory");
-		state_print_line(line, strlen(line));
-		free(line);
-		json_decref(o);
-	} else if (printf("%-24s %7lld %10lld  %s %9zu\n", s->agent,
+		    "created", when, "bytes", (json_int_t)s->len));
+	else if (printf("%-24s %7lld %10lld  %s %9zu\n", s->agent,
 	    (long long)s->version, (long long)s->seq, when, s->len) < 0) {
 		state_stdout_failed();
 	}
@@ -201,9 +199,8 @@ state_snapshot_main(int argc, char **argv)
 	if (strcmp(verb, "save") == 0) {
 		if (nargs < 1 || nargs > 2)
 			diag_die_usage("usage: snapshot save AGENT [FILE|-]");
-		st = state_open(&opts, STORE_CREATE);
-		rc = snapshot_save(st, argv[optind], nargs == 2 ? argv[optind + 1] : NULL,
-		    keep);
+		return snapshot_save(&opts, argv[optind], nargs == 2 ? argv[optind + 1] :
+		    NULL, keep);
 	} else if (strcmp(verb, "load") == 0) {
 		if (nargs != 1)
 			diag_die_usage("usage: snapshot load AGENT [--at SEQ]");
@@ -250,17 +247,10 @@ print_cursor(void *ctx, const char *consumer, int64_t seq, int64_t updated_ms)
 	char when[32];
 
 	cloudevent_format_time(updated_ms, when);
-	if (json) {
-		json_t *o = json_pack("{s:s, s:I, s:s}", "consumer", consumer, "seq",
-		    (json_int_t)seq, "updated", when);
-		char *line = json_dumps(o, JSON_COMPACT);
-
-		if (line == NULL)
-			diag_die(EX_OSERR, "out of memory");
-		state_print_line(line, strlen(line));
-		free(line);
-		json_decref(o);
-	} else if (printf("%-32s %12lld  %s\n", consumer, (long long)seq, when) < 0) {
+	if (json)
+		state_print_json(json_pack("{s:s, s:I, s:s}", "consumer", consumer, "seq",
+		    (json_int_t)seq, "updated", when));
+	else if (printf("%-32s %12lld  %s\n", consumer, (long long)seq, when) < 0) {
 		state_stdout_failed();
 	}
 	return 0;

@@ -5,6 +5,7 @@
 #define STARRY_STATE_H
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdint.h>
 
 #include "cli.h"
@@ -47,6 +48,8 @@ void state_parse_point(const char *opt, const char *arg, int64_t *seq,
 
 /* Print a line on stdout, or state_stdout_failed. */
 void state_print_line(const char *line, size_t len);
+/* Print doc as one line, or state_stdout_failed; takes the reference. */
+void state_print_json(json_t *doc);
 /* stdout failed: exit 0 when its reader is gone (EPIPE: `| head`), else
  * die (74). */
 noreturn void state_stdout_failed(void);

@@ -113,3 +113,24 @@ cli_signalfd(sigset_t *set, const int *signals)
 		diag_die(EX_OSERR, "signalfd: %s", strerror(errno));
 	return fd;
 }
+
+int
+cli_dispatch(const char *progname, const char *usage,
+    const struct cli_subcommand *subs, size_t nsubs, int argc, char **argv)
+{
+	diag_set_progname(progname);
+	if (argc < 2)
+		diag_die_usage("missing subcommand");
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("%s %s\n", progname, STARRY_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < nsubs; i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].main(argc - 1, argv + 1);
+	diag_die_usage("unknown subcommand '%s'", argv[1]);
+}

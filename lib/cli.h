@@ -25,6 +25,19 @@ enum {
 	{"runtime", required_argument, NULL, CLI_OPT_RUNTIME}, \
 	{"config", required_argument, NULL, CLI_OPT_CONFIG}
 
+/* A command made of subcommands (starry-bus emit, starry-state query):
+ * its main is cli_dispatch over a table of them. */
+struct cli_subcommand {
+	const char *name;
+	int (*main)(int argc, char **argv);	/* argv from the name on */
+};
+
+/* Set the program name, then answer --help (usage on stdout) and
+ * --version, or run the subcommand argv[1] names and return its status.
+ * No subcommand, or an unknown one, is a usage error (64). */
+int cli_dispatch(const char *progname, const char *usage,
+    const struct cli_subcommand *subs, size_t nsubs, int argc, char **argv);
+
 struct cli_common {
 	const char *home, *runtime, *config;
 };

@@ -14,11 +14,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "dedup.h"
 #include "event.h"
 #include "hub.h"
@@ -95,15 +95,6 @@ struct hub {
 	bool stopping;
 	struct hub_stats stats;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Messages. */
 
@@ -958,9 +949,9 @@ hub_finish_input(struct hub *h, struct line_reader *r, const char *name,
 	if (r == NULL)
 		return;
 	line_reader_finish(r);
-	while ((pr = hub_pull(h, r, name, c, mono_ms())) == PULL_FULL &&
-	    mono_ms() < deadline)
-		hub_fan_out(h, mono_ms());
+	while ((pr = hub_pull(h, r, name, c, monotonic_ms())) == PULL_FULL &&
+	    monotonic_ms() < deadline)
+		hub_fan_out(h, monotonic_ms());
 	if (pr != PULL_FULL)
 		return;
 	while (line_reader_next(r, &line, &len, &lineno) != LINE_EOF)
@@ -975,7 +966,7 @@ hub_finish_input(struct hub *h, struct line_reader *r, const char *name,
 static int
 hub_stop(struct hub *h, struct starry_err *err)
 {
-	int64_t now = mono_ms(), deadline = now + HUB_SHUTDOWN_MS;
+	int64_t now = monotonic_ms(), deadline = now + HUB_SHUTDOWN_MS;
 	size_t n;
 	int rc, timeout;
 
@@ -990,8 +981,8 @@ hub_stop(struct hub *h, struct starry_err *err)
 			diag_warn("cannot remove %s: %s", h->sock_path, strerror(errno));
 	}
 	/* Drain every input until it has nothing more to read right now. */
-	for (bool busy = true; busy && mono_ms() < deadline;) {
-		now = mono_ms();
+	for (bool busy = true; busy && monotonic_ms() < deadline;) {
+		now = monotonic_ms();
 		h->fifo_more = true;
 		busy = input_service(h, h->fifo_reader, HUB_FIFO_NAME, NULL,
 		    &h->fifo_more, true, now);
@@ -1014,13 +1005,13 @@ hub_stop(struct hub *h, struct starry_err *err)
 		if (c->fd >= 0 && (c->kind == CONN_NEW || c->kind == CONN_PUB))
 			hub_finish_input(h, c->reader, c->name, c, deadline);
 	}
-	hub_fan_out(h, mono_ms());
+	hub_fan_out(h, monotonic_ms());
 	h->fifo_more = false;
 	for (size_t i = 0; i < h->nconns; i++)
 		h->conns[i]->more = false;
 	/* Flush the subscribers. */
 	for (;;) {
-		now = mono_ms();
+		now = monotonic_ms();
 		hub_expire(h, now);
 		hub_write_all(h);
 		conn_reap(h);
@@ -1062,7 +1053,7 @@ hub_run(struct hub *h, struct starry_err *err)
 	int rc;
 
 	for (;;) {
-		now = mono_ms();
+		now = monotonic_ms();
 		if (pfds_reserve(h, PFD_CONNS + h->nconns) < 0)
 			return starry_err_set(err, EX_OSERR, "out of memory");
 		n = poll_build(h, now, true);
@@ -1071,7 +1062,7 @@ hub_run(struct hub *h, struct starry_err *err)
 			continue;
 		if (rc < 0)
 			return starry_err_sys(err, EX_OSERR, "poll");
-		now = mono_ms();
+		now = monotonic_ms();
 		if ((h->pfds[PFD_SIGNAL].revents & POLLIN) && hub_signal(h))
 			break;
 		input_service(h, h->fifo_reader, HUB_FIFO_NAME, NULL, &h->fifo_more,
