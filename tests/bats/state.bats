@@ -700,7 +700,8 @@ lock_is_held() {
 	printf 'my notes\nline two\n' > notes.txt
 	cp notes.txt orig.txt
 	gen_events 2 > in.jsonl
-	for cmd in append query export 'trace t' 'snapshot list' 'snapshot save a' \
+	echo '{"k":1}' > snap.json
+	for cmd in append query export 'trace t' 'snapshot list' 'snapshot save a snap.json' \
 	    'cursor get c' 'cursor commit c 1' check dashboard 'prune --keep 1' vacuum; do
 		run starry-state $cmd --db notes.txt < in.jsonl
 		assert_failure 65
@@ -751,7 +752,8 @@ lock_is_held() {
 	sqlite3 newer.db 'CREATE TABLE events (x); PRAGMA user_version = 99'
 	cp newer.db orig.db
 	gen_events 2 > in.jsonl
-	for cmd in append query 'snapshot save a' 'cursor commit c 1' check dashboard vacuum; do
+	echo '{"k":1}' > snap.json
+	for cmd in append query 'snapshot save a snap.json' 'cursor commit c 1' check dashboard vacuum; do
 		run starry-state $cmd --db newer.db < in.jsonl
 		assert_failure 78
 		assert_output --partial 'newer.db: schema version 99 is newer than this starry-state'"'"'s 2'
@@ -1079,6 +1081,10 @@ chain_events() {
 	run starry-state snapshot save ag bad.json
 	assert_failure 65
 	assert_output --partial 'bad.json:1:'
+	[ ! -e "$DB" ]				# bad input creates nothing
+	starry-state append < /dev/null 2>/dev/null
+	run bash -c "printf nope | starry-state snapshot save ag"
+	assert_failure 65
 	[ "$(sql 'SELECT count(*) FROM snapshots')" -eq 0 ]
 	run --separate-stderr starry-state snapshot load ag
 	assert_failure 1

@@ -346,7 +346,7 @@ prune_keeps_what_a_cursor_needs(void **state)
 	struct collected c = {0};
 	struct starry_err err;
 	int64_t seq[6], through, deleted, pos;
-	char id[8];
+	char id[16];
 	(void)state;
 
 	for (int i = 0; i < 6; i++) {
