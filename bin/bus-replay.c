@@ -79,11 +79,13 @@ replay_stored_event(void *ctx, const struct store_event *ev)
 {
 	struct replay *r = ctx;
 
-	r->filter.since_seq = ev->seq + 1;
 	if (dedup_window_seen(r->seen, ev->id, strlen(ev->id), monotonic_ms())) {
+		/* It came live: the store has caught up, and what it holds
+		 * after this came live too, or is on its way, in order. */
 		r->caught_up = true;
-		return 0;
+		return -1;
 	}
+	r->filter.since_seq = ev->seq + 1;
 	if (type_wanted(r, ev->type))
 		r->print(r->ctx, ev->line, ev->len);
 	return 0;
@@ -94,9 +96,14 @@ replay_read_store(struct replay *r)
 {
 	struct starry_err err;
 
-	if (store_query(r->st, &r->filter, replay_stored_event, r, &err) < 0)
+	if (store_query(r->st, &r->filter, replay_stored_event, r, &err) < 0 &&
+	    !r->caught_up)
 		diag_die_err(&err);
 	r->checked_ms = monotonic_ms();
+	/* The time bound counts from the end of the first read, however
+	 * long that took: what was committed meanwhile is read next. */
+	if (r->opened_ms == 0)
+		r->opened_ms = r->checked_ms;
 	if (r->caught_up || r->checked_ms - r->opened_ms >= SEAM_MAX_MS) {
 		r->open = false;
 		store_close(r->st);
@@ -108,7 +115,6 @@ void
 replay_start(struct replay *r)
 {
 	r->open = true;
-	r->opened_ms = monotonic_ms();
 	replay_read_store(r);
 }
 

@@ -25,9 +25,10 @@ static const char append_usage[] =
 "in order. Ids already stored are skipped and counted. Events are committed\n"
 "in groups: every --batch events or --batch-time, whichever comes first,\n"
 "and at the end. A FIFO is held open, so writers may come and go; append\n"
-"then runs until SIGTERM or SIGINT: what a pipe or FIFO holds already is\n"
-"stored, a line cut off is rejected, and append exits 0 (a file is left\n"
-"where it was read to). SIGHUP commits the open group and goes on.\n"
+"then runs until SIGTERM or SIGINT: what a pipe or FIFO holds, and what\n"
+"its writers add within 100ms gaps (2s at most), is still stored; a line\n"
+"left cut off is rejected (65). A file is left where it was read to.\n"
+"SIGHUP commits the open group and goes on.\n"
 "import is the same command, for files written by export.\n"
 "\n"
 "  -b, --batch N          events per commit at most (default 1000)\n"
@@ -59,6 +60,11 @@ static const struct option append_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* After SIGTERM, a pipe or FIFO is read while data keeps coming with
+ * gaps under APPEND_DRAIN_GAP_MS, for APPEND_DRAIN_MS at most. */
+#define APPEND_DRAIN_GAP_MS 100
+#define APPEND_DRAIN_MS 2000
+
 struct appender {
 	struct store *st;
 	struct ingest in;
@@ -71,6 +77,7 @@ struct appender {
 	int64_t last_seq;
 	uint64_t stored, duplicates;
 	bool stop;			/* SIGTERM or SIGINT came */
+	int64_t stopped_ms;		/* when */
 	int sfd;			/* their signalfd */
 };
 
@@ -104,8 +111,10 @@ appender_stopped(struct appender *a)
 	struct signalfd_siginfo si;
 
 	while (read(a->sfd, &si, sizeof si) == sizeof si)
-		if (si.ssi_signo != SIGHUP)
+		if (si.ssi_signo != SIGHUP && !a->stop) {
 			a->stop = true;
+			a->stopped_ms = monotonic_ms();
+		}
 	return a->stop;
 }
 
@@ -162,7 +171,13 @@ appender_wait(struct appender *a, int fd, int sfd)
 	int timeout = -1;
 
 	if (a->stop) {
-		timeout = 0;
+		/* Draining: a writer gets a moment to finish a line, and the
+		 * drain as a whole has a deadline. */
+		int64_t left = a->stopped_ms + APPEND_DRAIN_MS - monotonic_ms();
+
+		if (left <= 0)
+			return 0;
+		timeout = left < APPEND_DRAIN_GAP_MS ? (int)left : APPEND_DRAIN_GAP_MS;
 	} else if (a->in_tx) {
 		int64_t left = a->opened_ms + a->batch_ms - monotonic_ms();
 
@@ -183,8 +198,10 @@ appender_wait(struct appender *a, int fd, int sfd)
 		while (read(sfd, &si, sizeof si) == sizeof si) {
 			if (si.ssi_signo == SIGHUP)
 				appender_commit(a);
-			else
+			else if (!a->stop) {
 				a->stop = true;
+				a->stopped_ms = monotonic_ms();
+			}
 		}
 	}
 	return pfd[0].revents != 0;
