@@ -13,7 +13,6 @@
  * good: a live event may still be on its way when its stored copy has
  * been printed. The hub's own dedup window means no two distinct events
  * share an id, so the check drops nothing else. */
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +20,7 @@
 #include "clock.h"
 #include "dedup.h"
 #include "event.h"
+#include "hub.h"
 #include "store.h"
 
 #define SEAM_TICK_MS 100
@@ -62,17 +62,6 @@ replay_open(const char *db, int64_t since, const char *const *types,
 	return r;
 }
 
-static bool
-type_wanted(const struct replay *r, const char *type)
-{
-	if (r->ntypes == 0)
-		return true;
-	for (size_t i = 0; i < r->ntypes; i++)
-		if (fnmatch(r->types[i], type, 0) == 0)
-			return true;
-	return false;
-}
-
 /* A stored event: printed unless it was printed already (live). */
 static int
 replay_stored_event(void *ctx, const struct store_event *ev)
@@ -86,7 +75,7 @@ replay_stored_event(void *ctx, const struct store_event *ev)
 		return -1;
 	}
 	r->filter.since_seq = ev->seq + 1;
-	if (type_wanted(r, ev->type))
+	if (hub_type_matches(r->types, r->ntypes, ev->type))
 		r->print(r->ctx, ev->line, ev->len);
 	return 0;
 }

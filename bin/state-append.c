@@ -104,17 +104,21 @@ appender_commit(struct appender *a)
 	a->group = a->group_dups = 0;
 }
 
-/* Whether SIGTERM or SIGINT has come, without waiting. */
+/* Take the signals that came: SIGHUP commits the open group (nothing to
+ * reload), SIGTERM and SIGINT start the stop. Returns whether stopping. */
 static bool
-appender_stopped(struct appender *a)
+appender_take_signals(struct appender *a)
 {
 	struct signalfd_siginfo si;
 
-	while (read(a->sfd, &si, sizeof si) == sizeof si)
-		if (si.ssi_signo != SIGHUP && !a->stop) {
+	while (read(a->sfd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			appender_commit(a);
+		} else if (!a->stop) {
 			a->stop = true;
 			a->stopped_ms = monotonic_ms();
 		}
+	}
 	return a->stop;
 }
 
@@ -131,7 +135,7 @@ appender_add(struct appender *a, const char *line, size_t len,
 		 * makes us wait, not fail: SQLite waits up to its busy
 		 * timeout each time round. */
 		while (store_begin(a->st, &err) < 0) {
-			if (err.code != EX_TEMPFAIL || appender_stopped(a)) {
+			if (err.code != EX_TEMPFAIL || appender_take_signals(a)) {
 				diag_error("%s", err.msg);
 				diag_die(err.code, "the last event read was not stored");
 			}
@@ -161,13 +165,12 @@ appender_add(struct appender *a, const char *line, size_t len,
  * the input is readable, 0 otherwise. Once stopping, nothing is waited
  * for: what the input holds already is still taken. */
 static int
-appender_wait(struct appender *a, int fd, int sfd)
+appender_wait(struct appender *a, int fd)
 {
 	struct pollfd pfd[2] = {
 		{.fd = fd, .events = POLLIN},
-		{.fd = sfd, .events = POLLIN},
+		{.fd = a->sfd, .events = POLLIN},
 	};
-	struct signalfd_siginfo si;
 	int timeout = -1;
 
 	if (a->stop) {
@@ -192,25 +195,15 @@ appender_wait(struct appender *a, int fd, int sfd)
 			return 0;
 		diag_die(EX_OSERR, "poll: %s", strerror(errno));
 	}
-	if (pfd[1].revents) {
-		/* SIGHUP: nothing to reload, but the open group is committed,
-		 * as a log rotation would want. */
-		while (read(sfd, &si, sizeof si) == sizeof si) {
-			if (si.ssi_signo == SIGHUP)
-				appender_commit(a);
-			else if (!a->stop) {
-				a->stop = true;
-				a->stopped_ms = monotonic_ms();
-			}
-		}
-	}
+	if (pfd[1].revents)
+		appender_take_signals(a);
 	return pfd[0].revents != 0;
 }
 
 /* Store one input's events; returns 0, or EX_IOERR when it could not be
  * read. */
 static int
-appender_read(struct appender *a, int fd, const char *name, int sfd)
+appender_read(struct appender *a, int fd, const char *name)
 {
 	struct line_reader *r = line_reader_new(fd, a->in.max_line);
 	struct event_view view;
@@ -236,7 +229,7 @@ appender_read(struct appender *a, int fd, const char *name, int sfd)
 			 * cut off is rejected, not dropped unsaid. */
 			if (a->stop && regular)
 				break;
-			if (!appender_wait(a, fd, sfd)) {
+			if (!appender_wait(a, fd)) {
 				if (a->stop)
 					line_reader_finish(r);
 				continue;
@@ -283,7 +276,7 @@ state_append_main(int argc, char **argv)
 	const char *rejects = NULL, *name;
 	bool lenient = false, quiet = false;
 	sigset_t set;
-	int opt, sfd, fd, status = 0, rc;
+	int opt, fd, status = 0, rc;
 
 	while ((opt = getopt_long(argc, argv, "b:lr:qh", append_options, NULL)) != -1) {
 		if (state_option(&opts, opt, append_usage))
@@ -321,8 +314,7 @@ state_append_main(int argc, char **argv)
 	a.in.quiet = quiet;
 	a.in.max_line = EVENT_MAX_LINE;
 	a.st = state_open(&opts, STORE_CREATE);
-	sfd = cli_signalfd(&set, (const int[]){SIGTERM, SIGINT, SIGHUP, 0});
-	a.sfd = sfd;
+	a.sfd = cli_signalfd(&set, (const int[]){SIGTERM, SIGINT, SIGHUP, 0});
 
 	for (int i = optind; (i < argc || i == optind) && !a.stop; i++) {
 		name = i < argc ? argv[i] : "-";
@@ -334,7 +326,7 @@ state_append_main(int argc, char **argv)
 			status = errno == ENOENT ? EX_NOINPUT : EX_IOERR;
 			continue;
 		}
-		rc = appender_read(&a, fd, name, sfd);
+		rc = appender_read(&a, fd, name);
 		if (rc != 0)
 			status = rc;
 		if (fd != STDIN_FILENO)
@@ -349,6 +341,6 @@ state_append_main(int argc, char **argv)
 		status = EX_DATAERR;
 	store_close(a.st);
 	ingest_close(&a.in);
-	close(sfd);
+	close(a.sfd);
 	return status;
 }

@@ -165,8 +165,16 @@ filter_matches(const struct sub_filter *f, const struct hub_msg *m)
 		return true;
 	if (m->type.p == NULL || event_str_copy(&m->type, type, sizeof type) < 0)
 		return false;
-	for (size_t i = 0; i < f->ntypes; i++)
-		if (fnmatch(f->types[i], type, 0) == 0)
+	return hub_type_matches((const char *const *)f->types, f->ntypes, type);
+}
+
+bool
+hub_type_matches(const char *const *globs, size_t nglobs, const char *type)
+{
+	if (nglobs == 0)
+		return true;
+	for (size_t i = 0; i < nglobs; i++)
+		if (fnmatch(globs[i], type, 0) == 0)
 			return true;
 	return false;
 }

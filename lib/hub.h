@@ -82,6 +82,9 @@ char *hub_subscribe_line(const char *const *types, size_t ntypes,
 /* The hub's answer to a subscribe request: 0 for {"subscribed":true}, -1
  * with err holding the hub's {"error"} text or what was wrong. */
 int hub_subscribe_answer(const char *line, size_t len, struct starry_err *err);
+/* Whether type passes a subscription's type globs (fnmatch; any may
+ * match; none given passes everything). */
+bool hub_type_matches(const char *const *globs, size_t nglobs, const char *type);
 /* Whether a line is the hub's ESLOWCONSUMER farewell. */
 bool hub_is_farewell(const char *line, size_t len);
 

@@ -644,15 +644,21 @@ lock_is_held() {
 	! sqlite3 "$DB" 'BEGIN IMMEDIATE; ROLLBACK;' 2>/dev/null
 }
 
-@test "append: waits, saying so, while another writer holds the lock; readers go on" {
-	gen_events 5 > in.jsonl
-	append_quietly in.jsonl
+# hold_write_lock: an sqlite3 fed through fd 7 takes the write lock and
+# keeps it until 'ROLLBACK;' is written to fd 7.
+hold_write_lock() {
 	mkfifo ctl
 	sqlite3 "$DB" < ctl > /dev/null 3>&- &
 	BG+=("$!")
 	exec 7> ctl
 	echo 'BEGIN IMMEDIATE;' >&7
 	wait_for 10 lock_is_held
+}
+
+@test "append: waits, saying so, while another writer holds the lock; readers go on" {
+	gen_events 5 > in.jsonl
+	append_quietly in.jsonl
+	hold_write_lock
 	[ "$(ns)" = "1 2 3 4 5" ]		# a reader is not held up
 	gen_events 1 3 test:event 6 > more.jsonl
 	starry-state append more.jsonl 2> append.err 3>&- &
@@ -670,12 +676,7 @@ lock_is_held() {
 @test "append: SIGTERM ends an append that is waiting for another writer's lock" {
 	gen_events 5 > in.jsonl
 	append_quietly in.jsonl
-	mkfifo ctl
-	sqlite3 "$DB" < ctl > /dev/null 3>&- &
-	BG+=("$!")
-	exec 7> ctl
-	echo 'BEGIN IMMEDIATE;' >&7
-	wait_for 10 lock_is_held
+	hold_write_lock
 	mkfifo in.fifo
 	starry-state append in.fifo 2> append.err 3>&- &
 	pid=$!
