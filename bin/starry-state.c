@@ -109,33 +109,6 @@ state_parse_point(const char *opt, const char *arg, int64_t *seq, int64_t *ms)
 	    "duration ago (10m), got '%s'", opt, arg);
 }
 
-void
-state_print_line(const char *line, size_t len)
-{
-	if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF)
-		state_stdout_failed();
-}
-
-void
-state_print_json(json_t *doc)
-{
-	char *line = json_dumps(doc, JSON_COMPACT);
-
-	if (line == NULL)
-		diag_die(EX_OSERR, "out of memory");
-	state_print_line(line, strlen(line));
-	free(line);
-	json_decref(doc);
-}
-
-void
-state_stdout_failed(void)
-{
-	if (errno == EPIPE)
-		exit(0);	/* the reader is gone: `| head -1` */
-	diag_die(EX_IOERR, "stdout: %s", strerror(errno));
-}
-
 int
 main(int argc, char **argv)
 {

@@ -1,8 +1,6 @@
 /* starry-state check, dashboard, prune and vacuum: looking after the store
  * and looking over the fleet it records. */
-#include <errno.h>
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +9,7 @@
 
 #include "cloudevents.h"
 #include "config.h"
+#include "proc.h"
 #include "state.h"
 
 static const char check_usage[] =
@@ -74,48 +73,11 @@ static const struct option check_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* Whether pid is still the process that started at started_ms: alive, and
- * (when the registry knows its start) started within two seconds of it,
- * so that a recycled pid does not pass for the agent. */
-static bool
-process_is(int64_t pid, int64_t started_ms)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ticks;
-	long long btime = -1;
-	FILE *f;
-	int64_t start_ms;
-
-	if (pid <= 0 || pid > INT32_MAX || (kill(pid, 0) < 0 && errno != EPERM))
-		return false;
-	if (started_ms <= 0)
-		return true;
-	snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return true;	/* no /proc: trust kill(2) */
-	p = fgets(buf, sizeof buf, f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
-	/* After "pid (comm)": state is field 3, starttime field 22. */
-	if (p == NULL || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"
-	    " %*s %*s %*s %*s %*s %*s %*s %*s %llu", &ticks) != 1)
-		return true;
-	if ((f = fopen("/proc/stat", "r")) == NULL)
-		return true;
-	while (fgets(buf, sizeof buf, f))
-		if (sscanf(buf, "btime %lld", &btime) == 1)
-			break;
-	fclose(f);
-	if (btime < 0)
-		return true;
-	start_ms = btime * 1000 + (int64_t)(ticks * 1000 / sysconf(_SC_CLK_TCK));
-	return llabs(start_ms - started_ms) <= 2000;
-}
-
 static bool
 agent_interrupted(const struct store_agent *a)
 {
 	return store_agent_state_is_live(a->state) && a->exited_ms == 0 &&
-	    !process_is(a->pid, a->started_ms);
+	    !proc_is(a->pid, a->started_ms);
 }
 
 struct check {
@@ -141,7 +103,7 @@ check_agent(void *ctx, const struct store_agent *a)
 		json_object_set_new(o, "pid", a->pid ? json_integer(a->pid) : json_null());
 		json_object_set_new(o, "started", a->started_ms ? json_string(when) :
 		    json_null());
-		state_print_json(o);
+		cli_print_json(o);
 	} else {
 		if (c->found == 0)
 			printf("%-24s %-9s %8s  %-24s %s\n", "AGENT", "STATE", "PID",
@@ -200,7 +162,7 @@ state_check_main(int argc, char **argv)
 		diag_die_err(&err);
 	store_close(st);
 	if (fflush(stdout) == EOF)
-		state_stdout_failed();
+		cli_stdout_failed();
 	if (c.found && !c.json)
 		diag_note("check: %d agent%s interrupted", c.found, c.found == 1 ? "" : "s");
 	return c.found ? EX_NEGATIVE : 0;
@@ -322,7 +284,7 @@ state_dashboard_main(int argc, char **argv)
 		diag_die_err(&err);
 	if (d.json) {
 		cloudevent_format_time(since, when);
-		state_print_json(json_pack("{s:o, s:{s:s, s:o}}", "agents", d.agents, "events",
+		cli_print_json(json_pack("{s:o, s:{s:s, s:o}}", "agents", d.agents, "events",
 		    "since", when, "byType", d.types));
 	} else {
 		json_decref(d.agents);
@@ -330,7 +292,7 @@ state_dashboard_main(int argc, char **argv)
 	}
 	store_close(d.st);
 	if (fflush(stdout) == EOF)
-		state_stdout_failed();
+		cli_stdout_failed();
 	return 0;
 }
 
@@ -414,6 +376,6 @@ state_vacuum_main(int argc, char **argv)
 	    file_size(store_path(st)) + file_size(wal));
 	store_close(st);
 	if (fflush(stdout) == EOF)
-		state_stdout_failed();
+		cli_stdout_failed();
 	return 0;
 }

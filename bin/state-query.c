@@ -94,12 +94,12 @@ print_event(void *ctx, const struct store_event *ev)
 	struct printer *p = ctx;
 
 	if (p->with_seq && printf("{\"seq\":%lld,\"event\":", (long long)ev->seq) < 0)
-		state_stdout_failed();
+		cli_stdout_failed();
 	if (p->with_seq) {
 		if (fwrite(ev->line, 1, ev->len, stdout) != ev->len || puts("}") == EOF)
-			state_stdout_failed();
+			cli_stdout_failed();
 	} else {
-		state_print_line(ev->line, ev->len);
+		cli_print_line(ev->line, ev->len);
 	}
 	p->last_seq = ev->seq;
 	p->printed++;
@@ -220,7 +220,7 @@ query_run(int argc, char **argv)
 			diag_die_err(&err);
 		store_close(st);
 		if (fflush(stdout) == EOF)
-			state_stdout_failed();
+			cli_stdout_failed();
 		return p.printed > 0 ? 0 : EX_NEGATIVE;
 	}
 	/* Like tail -f: --limit N shows the newest N, then what comes. */
@@ -234,7 +234,7 @@ query_run(int argc, char **argv)
 		    store_query(st, &f, print_event, &p, &err) < 0)
 			diag_die_err(&err);
 		if (fflush(stdout) == EOF)
-			state_stdout_failed();
+			cli_stdout_failed();
 		/* Every event up to seq has been looked at. */
 		if (p.last_seq >= f.since_seq)
 			f.since_seq = p.last_seq + 1;
@@ -517,13 +517,13 @@ state_trace_main(int argc, char **argv)
 		    (json_int_t)t.count, "roots", roots);
 
 		if (json_dumpf(doc, stdout, JSON_COMPACT) < 0 || putchar('\n') == EOF)
-			state_stdout_failed();
+			cli_stdout_failed();
 		json_decref(doc);
 	} else {
 		json_decref(roots);
 	}
 	if (fflush(stdout) == EOF)
-		state_stdout_failed();
+		cli_stdout_failed();
 	for (size_t i = 0; i < t.count; i++) {
 		free(t.n[i].id);
 		free(t.n[i].parent);

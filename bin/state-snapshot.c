@@ -141,7 +141,7 @@ static int
 print_snapshot_data(void *ctx, const struct store_snapshot *s)
 {
 	(void)ctx;
-	state_print_line(s->data, s->len);
+	cli_print_line(s->data, s->len);
 	return 0;
 }
 
@@ -153,12 +153,12 @@ print_snapshot_row(void *ctx, const struct store_snapshot *s)
 
 	cloudevent_format_time(s->created_ms, when);
 	if (json)
-		state_print_json(json_pack("{s:s, s:I, s:I, s:s, s:I}", "agent", s->agent,
+		cli_print_json(json_pack("{s:s, s:I, s:I, s:s, s:I}", "agent", s->agent,
 		    "version", (json_int_t)s->version, "seq", (json_int_t)s->seq,
 		    "created", when, "bytes", (json_int_t)s->len));
 	else if (printf("%-24s %7lld %10lld  %s %9zu\n", s->agent,
 	    (long long)s->version, (long long)s->seq, when, s->len) < 0) {
-		state_stdout_failed();
+		cli_stdout_failed();
 	}
 	return 0;
 }
@@ -230,7 +230,7 @@ state_snapshot_main(int argc, char **argv)
 	}
 	store_close(st);
 	if (fflush(stdout) == EOF)
-		state_stdout_failed();
+		cli_stdout_failed();
 	return rc;
 }
 
@@ -248,10 +248,10 @@ print_cursor(void *ctx, const char *consumer, int64_t seq, int64_t updated_ms)
 
 	cloudevent_format_time(updated_ms, when);
 	if (json)
-		state_print_json(json_pack("{s:s, s:I, s:s}", "consumer", consumer, "seq",
+		cli_print_json(json_pack("{s:s, s:I, s:s}", "consumer", consumer, "seq",
 		    (json_int_t)seq, "updated", when));
 	else if (printf("%-32s %12lld  %s\n", consumer, (long long)seq, when) < 0) {
-		state_stdout_failed();
+		cli_stdout_failed();
 	}
 	return 0;
 }
@@ -319,6 +319,6 @@ state_cursor_main(int argc, char **argv)
 	}
 	store_close(st);
 	if (fflush(stdout) == EOF)
-		state_stdout_failed();
+		cli_stdout_failed();
 	return rc;
 }

@@ -46,12 +46,5 @@ struct store *state_open(const struct state_opts *o, unsigned flags);
 void state_parse_point(const char *opt, const char *arg, int64_t *seq,
     int64_t *ms);
 
-/* Print a line on stdout, or state_stdout_failed. */
-void state_print_line(const char *line, size_t len);
-/* Print doc as one line, or state_stdout_failed; takes the reference. */
-void state_print_json(json_t *doc);
-/* stdout failed: exit 0 when its reader is gone (EPIPE: `| head`), else
- * die (74). */
-noreturn void state_stdout_failed(void);
 
 #endif

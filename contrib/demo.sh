@@ -1,18 +1,22 @@
 #!/bin/sh
 # make demo: starry's main job on its embedded defaults, in a throwaway
-# STARRY_HOME. Starts the bus hub, subscribes to it, publishes a small
-# causal chain of events, routes a burst by priority, and stops cleanly.
+# STARRY_HOME. Boots the fleet with `starry-spawn serve --boot`: the bus
+# hub and the state writer from etc/starry/starry.yaml, then the master
+# agent of share/starry/agents, which asks for a worker through the
+# AgentManagerTool. Shows the agents, the stored trace of the whole
+# chain, the bus routing a burst by priority, and stops cleanly.
 #   demo.sh BINDIR
 set -eu
 bindir=$(cd "${1:-bin}" && pwd)
+top=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$bindir:$PATH"
 demo=$(mktemp -d "${TMPDIR:-/tmp}/starry-demo.XXXXXX")
 export STARRY_HOME="$demo/home" STARRY_RUNTIME="$demo/run" STARRY_CONFIG="$demo/config"
-hub= sub=
+unset STARRY_TRACE_ID STARRY_SESSION_ID STARRY_CAUSE_ID
+daemon=
 cleanup() {
 	status=$?
-	if [ -n "$sub" ]; then kill "$sub" 2>/dev/null || true; fi
-	if [ -n "$hub" ]; then kill "$hub" 2>/dev/null || true; wait "$hub" || true; fi
+	if [ -n "$daemon" ]; then kill "$daemon" 2>/dev/null || true; wait "$daemon" || true; fi
 	rm -rf "$demo"
 	exit "$status"
 }
@@ -23,45 +27,53 @@ if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then bold=$(printf '\033[1m') off=$(print
 else bold= off=; fi
 say() { printf '\n%s== %s%s\n' "$bold" "$*" "$off" >&2; }
 
-say "starting the hub (starry-bus serve) in $STARRY_RUNTIME"
+# poll SECONDS COMMAND...: until COMMAND succeeds, at most SECONDS.
+poll() {
+	n=$(($1 * 50)); shift
+	until "$@"; do
+		n=$((n - 1))
+		if [ "$n" -le 0 ]; then echo "demo: timed out waiting for: $*" >&2; return 1; fi
+		sleep 0.02
+	done
+}
+
+say "configuration: the shipped starry.yaml, master: master, the example agents"
+mkdir -p "$STARRY_CONFIG/agents"
+cp "$top/etc/starry/starry.yaml" "$STARRY_CONFIG/"
+echo 'master: master' >> "$STARRY_CONFIG/starry.yaml"
+ln -s "$top/share/starry/agents/master.yaml" "$top/share/starry/agents/worker.yaml" \
+	"$STARRY_CONFIG/agents/"
+starry-spawn validate
+
+say "booting: starry-spawn serve --boot (each step is also an event)"
 mkfifo "$demo/ready"
-starry-bus serve --ready-fd 3 3>"$demo/ready" 2>"$demo/hub.log" &
-hub=$!
+starry-spawn serve --boot --ready-fd 3 3>"$demo/ready" 2>"$demo/serve.log" </dev/null &
+daemon=$!
 read -r _ < "$demo/ready"
+cat "$demo/serve.log" >&2
 
-say "a subscriber for git:* and INPUT:* events (starry-bus sub)"
-mkfifo "$demo/subready"
-starry-bus sub --type 'git:*' --type 'INPUT:*' --ready-fd 3 3>"$demo/subready" \
-	> "$demo/seen.jsonl" &
-sub=$!
-read -r _ < "$demo/subready"
+say "the master asked for a worker (agent.start); waiting for its report"
+reported() { starry-state query --type demo:delegated 2>/dev/null | grep -q .; }
+poll 10 reported
+finished() { starry-spawn status worker-1 --json 2>/dev/null | grep -q '"state":"exited"'; }
+poll 10 finished
+starry-spawn list
 
-say "publishing a causal chain: a push, and the review it causes"
-push=$(starry-bus emit git:commit_pushed --source demo --payload '{"branch":"main"}')
-printf '%s\n' "$push" | starry-bus pub
-starry-bus emit INPUT:USER_MESSAGE --cause "$push" --payload '{"text":"review it"}' |
-	starry-bus pub
-starry-bus emit other:ignored | starry-bus pub
-n=0
-while [ "$(wc -l < "$demo/seen.jsonl")" -lt 2 ] && [ "$n" -lt 250 ]; do
-	sleep 0.02; n=$((n + 1))
-done
-echo "the subscriber saw (same trace, parentId = the push's id):" >&2
-cat "$demo/seen.jsonl"
+say "what the worker reported, from the store"
+starry-state query --type 'demo:*' | jq -c '[.source, .type, .payload]'
 
-say "routing a burst: 5 background events, then 1 urgent; urgent leaves first"
+say "the stored trace of the chain: boot, master, tool call, worker, answer"
+trace=$(starry-state query --type demo:delegated | jq -r .traceId)
+starry-state trace "$trace"
+
+say "the bus routes a burst: 5 background events, then 1 urgent; urgent leaves first"
 {
 	for i in 1 2 3 4 5; do starry-bus emit job:background --priority 5 --payload "$i"; done
 	starry-bus emit alert:server_down --priority 0 --payload '"urgent"'
 } > "$demo/burst.jsonl"
-echo "priority, type, payload of each event as route lets it out:" >&2
 starry-bus route --queue 100 < "$demo/burst.jsonl" | jq -c '[.priority, .type, .payload]'
 
-say "validating a file with a bad line (exit 65, the reason on stderr)"
-{ starry-bus emit ok:one; echo '{"id":"broken"'; } > "$demo/mixed.jsonl"
-starry-bus validate "$demo/mixed.jsonl" > /dev/null || echo "validate exited $?" >&2
-
-say "stopping the hub (SIGTERM): it flushes, then says what it carried"
-kill "$hub"; wait "$hub" || true; hub=
-wait "$sub" || true; sub=
-cat "$demo/hub.log" >&2
+say "stopping the daemon (SIGTERM): the master, then the infrastructure"
+kill "$daemon"; wait "$daemon" || true; daemon=
+tail -n 1 "$demo/serve.log" >&2
+starry-spawn list

@@ -67,6 +67,13 @@ int
 atomic_write_file(const char *path, const void *data, size_t len, int mode,
     struct starry_err *err)
 {
+	return atomic_replace_file(path, data, len, mode, 0, err);
+}
+
+int
+atomic_replace_file(const char *path, const void *data, size_t len, int mode,
+    unsigned flags, struct starry_err *err)
+{
 	bool renamed = false;
 	struct stat st;
 	char *tmp;
@@ -93,7 +100,7 @@ atomic_write_file(const char *path, const void *data, size_t len, int mode,
 		starry_err_sys(err, EX_IOERR, "cannot set the mode of %s", tmp);
 		goto out;
 	}
-	if (fsync(fd) < 0) {
+	if (!(flags & ATOMIC_NO_SYNC) && fsync(fd) < 0) {
 		starry_err_sys(err, EX_IOERR, "cannot sync %s", tmp);
 		goto out;
 	}
@@ -108,7 +115,7 @@ atomic_write_file(const char *path, const void *data, size_t len, int mode,
 		goto out;
 	}
 	renamed = true;
-	rc = sync_parent(path, err);
+	rc = flags & ATOMIC_NO_SYNC ? 0 : sync_parent(path, err);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -20,4 +20,10 @@
 int atomic_write_file(const char *path, const void *data, size_t len,
     int mode, struct starry_err *err);
 
+/* The same, with flags: ATOMIC_NO_SYNC skips both fsyncs, for files
+ * that must be read whole but need not survive a power cut (status). */
+#define ATOMIC_NO_SYNC 1u
+int atomic_replace_file(const char *path, const void *data, size_t len,
+    int mode, unsigned flags, struct starry_err *err);
+
 #endif

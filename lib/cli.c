@@ -134,3 +134,30 @@ cli_dispatch(const char *progname, const char *usage,
 			return subs[i].main(argc - 1, argv + 1);
 	diag_die_usage("unknown subcommand '%s'", argv[1]);
 }
+
+void
+cli_print_line(const char *line, size_t len)
+{
+	if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF)
+		cli_stdout_failed();
+}
+
+void
+cli_print_json(json_t *doc)
+{
+	char *line = json_dumps(doc, JSON_COMPACT);
+
+	if (line == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	cli_print_line(line, strlen(line));
+	free(line);
+	json_decref(doc);
+}
+
+void
+cli_stdout_failed(void)
+{
+	if (errno == EPIPE)
+		exit(0);	/* the reader is gone: `| head -1` */
+	diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+}

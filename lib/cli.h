@@ -5,6 +5,8 @@
 #define STARRY_CLI_H
 
 #include <getopt.h>
+#include <jansson.h>
+#include <stdnoreturn.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -70,5 +72,14 @@ void cli_signal_ready(int *fd);
  * a non-blocking signalfd for them; SIGPIPE is ignored, so a closed
  * reader is an EPIPE to handle. Dies (71) on failure. */
 int cli_signalfd(sigset_t *set, const int *signals);
+
+/* Print a line and its '\n' on stdout, or cli_stdout_failed. */
+void cli_print_line(const char *line, size_t len);
+/* Print doc as one compact line, or cli_stdout_failed; takes the
+ * reference (json_t *doc is stolen). */
+void cli_print_json(json_t *doc);
+/* stdout failed: exit 0 when its reader is gone (EPIPE: `| head`), else
+ * die (74). */
+noreturn void cli_stdout_failed(void);
 
 #endif

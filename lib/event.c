@@ -628,10 +628,8 @@ event_complete(json_t *event, const struct event_origin *origin,
 	return put_new(event, "payload", json_null(), err);
 }
 
-/* s as a JSON string with each ill-formed UTF-8 sequence replaced by
- * U+FFFD, so that any bytes at all make a valid event. */
-static json_t *
-string_from_bytes(const char *s, size_t len)
+json_t *
+event_json_text(const char *s, size_t len)
 {
 	size_t i = 0, o = 0, n, skip;
 	json_t *v;
@@ -667,17 +665,17 @@ event_reject(const char *source, const char *input, const char *raw, size_t len,
 		source = "starry";
 	if (reason == NULL)
 		reason = "";
-	src = string_from_bytes(source, strlen(source));
+	src = event_json_text(source, strlen(source));
 	payload = json_object();
 	if (src == NULL || payload == NULL ||
 	    json_object_set_new(payload, "code", json_string("EBADEVENT")) < 0 ||
 	    json_object_set_new(payload, "message",
-		string_from_bytes(reason, strlen(reason))) < 0 ||
+		event_json_text(reason, strlen(reason))) < 0 ||
 	    json_object_set(payload, "source", src) < 0 ||
 	    (input != NULL && json_object_set_new(payload, "input",
-		string_from_bytes(input, strlen(input))) < 0) ||
+		event_json_text(input, strlen(input))) < 0) ||
 	    json_object_set_new(payload, "line", json_integer(lineno)) < 0 ||
-	    json_object_set_new(payload, "raw", string_from_bytes(raw, len)) < 0) {
+	    json_object_set_new(payload, "raw", event_json_text(raw, len)) < 0) {
 		json_decref(payload);
 		goto out;
 	}

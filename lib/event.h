@@ -119,6 +119,11 @@ char *event_dump_line(const json_t *event, size_t *len);
 int event_complete(json_t *event, const struct event_origin *origin,
     struct starry_err *err);
 
+/* len bytes as a JSON string (new reference), each ill-formed UTF-8
+ * sequence replaced by U+FFFD, so that any bytes at all make a valid
+ * event. NULL on out of memory. */
+json_t *event_json_text(const char *s, size_t len);
+
 /* A KERNEL:ERROR event (new reference) holding a rejected raw line:
  * payload {code, message, source, input, line, raw} with input the name of
  * where the line came from (left out when NULL: a file, "bus.fifo", "peer

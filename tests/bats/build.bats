@@ -54,11 +54,22 @@ install_to() {
 	refute_line --partial '/opt/starry'
 }
 
-@test "make demo: the hub, a causal chain and a priority burst, exit 0" {
+@test "make demo: boots the fleet, a worker on demand, the stored trace, exit 0" {
 	run sh "$STARRY_TOP/contrib/demo.sh" "${STARRY_BIN_DIR:-$STARRY_TOP/bin}"
 	assert_success
-	# the subscriber saw the push and the message it caused, in one trace
-	[ "$(printf '%s\n' "$output" | grep -c '"type":"git:commit_pushed"')" -eq 1 ]
-	run bash -c 'printf "%s\n" "$0" | grep -A1 "as route lets it out" | tail -1' "$output"
+	# every boot step, the master up, the worker done
+	assert_line --partial "boot: infrastructure: ok: bus ready"
+	assert_line --partial "boot: infrastructure: ok: state ready"
+	assert_line --partial "boot: master: ok: master"
+	assert_line --regexp '^worker-1 +worker +process +exited '
+	assert_line --regexp '^master +master +process +running '
+	# the worker's report came back through the store
+	assert_line --partial '["worker-1","demo:report",'
+	# one trace holds the tool call, the worker it started and the answer
+	assert_line --regexp '^\|-- EXEC:TOOL_CALL .* master '
+	assert_line --regexp '^\|   \|-- AGENT:SPAWNED .* worker-1 '
+	assert_line --regexp '^\|   `-- EXEC:TOOL_RESULT .* starry-spawn '
+	# route lets the urgent event out first
+	run bash -c 'printf "%s\n" "$0" | grep -A1 "urgent leaves first" | tail -1' "$output"
 	assert_output '[0,"alert:server_down","urgent"]'
 }

@@ -1,0 +1,195 @@
+/* Where a producer's events go: see sink.h. The queue for the store is one
+ * buffer of '\n'-terminated lines, owned here. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "event.h"
+#include "hub.h"
+#include "paths.h"
+#include "sink.h"
+#include "store.h"
+
+#define SINK_RECONNECT_MS 1000		/* between tries to reach the hub */
+#define SINK_SEND_TIMEOUT_S 2		/* a hub that takes nothing this long */
+#define SINK_QUEUE_MAX (64u << 20)	/* bytes waiting for the store */
+
+struct sink {
+	char *db, *runtime;
+	int hub;			/* -1: not connected */
+	int64_t next_try_ms;
+	char *queue;
+	size_t len, cap;
+};
+
+struct sink *
+sink_new(const char *home, const char *runtime)
+{
+	struct sink *s = calloc(1, sizeof *s);
+
+	if (s == NULL)
+		return NULL;
+	s->hub = -1;
+	s->db = starry_path_join(home, STORE_FILE);
+	s->runtime = strdup(runtime);
+	if (s->db == NULL || s->runtime == NULL) {
+		sink_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+sink_free(struct sink *s)
+{
+	if (s == NULL)
+		return;
+	if (s->hub >= 0)
+		close(s->hub);
+	free(s->queue);
+	free(s->db);
+	free(s->runtime);
+	free(s);
+}
+
+static void
+hub_try_connect(struct sink *s)
+{
+	struct timeval tv = {.tv_sec = SINK_SEND_TIMEOUT_S};
+	int64_t now = monotonic_ms();
+
+	if (s->hub >= 0 || now < s->next_try_ms)
+		return;
+	s->next_try_ms = now + SINK_RECONNECT_MS;
+	s->hub = hub_connect(s->runtime, NULL);
+	if (s->hub >= 0 &&
+	    setsockopt(s->hub, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+		close(s->hub);
+		s->hub = -1;
+	}
+}
+
+/* Write line and its '\n' to the hub; false when it is gone or stuck. */
+static bool
+hub_put(struct sink *s, const char *line, size_t len)
+{
+	struct iovec iov[2] = {
+		{.iov_base = (void *)line, .iov_len = len},
+		{.iov_base = "\n", .iov_len = 1},
+	};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	ssize_t n;
+
+	hub_try_connect(s);
+	if (s->hub < 0)
+		return false;
+	while (iov[1].iov_len > 0) {
+		n = sendmsg(s->hub, &msg, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(s->hub);
+			s->hub = -1;
+			return false;
+		}
+		for (int i = 0; i < 2 && n > 0; i++) {
+			size_t take = (size_t)n < iov[i].iov_len ? (size_t)n :
+			    iov[i].iov_len;
+			iov[i].iov_base = (char *)iov[i].iov_base + take;
+			iov[i].iov_len -= take;
+			n -= (ssize_t)take;
+		}
+		if (iov[0].iov_len == 0) {
+			msg.msg_iov = &iov[1];
+			msg.msg_iovlen = 1;
+		}
+	}
+	return true;
+}
+
+static int
+queue_put(struct sink *s, const char *line, size_t len, struct starry_err *err)
+{
+	size_t need = s->len + len + 1, cap;
+	char *grown;
+
+	if (need > SINK_QUEUE_MAX)
+		return starry_err_set(err, EX_TEMPFAIL, "the store is not taking "
+		    "events: %zu bytes wait for it", s->len);
+	if (need > s->cap) {
+		cap = s->cap ? s->cap : 4096;
+		while (cap < need)
+			cap *= 2;
+		if ((grown = realloc(s->queue, cap)) == NULL)
+			return starry_err_set(err, EX_OSERR, "out of memory");
+		s->queue = grown;
+		s->cap = cap;
+	}
+	memcpy(s->queue + s->len, line, len);
+	s->queue[s->len + len] = '\n';
+	s->len = need;
+	return 0;
+}
+
+int
+sink_send(struct sink *s, const char *line, size_t len, unsigned flags,
+    struct starry_err *err)
+{
+	struct event_view view;
+
+	if (event_scan_line(line, len, EVENT_LENIENT, &view, err) < 0)
+		return -1;
+	if (hub_put(s, line, len) && !(flags & SINK_RECORD))
+		return 0;
+	return queue_put(s, line, len, err);
+}
+
+int
+sink_flush(struct sink *s, struct starry_err *err)
+{
+	struct event_view view;
+	struct store *st = NULL;
+	size_t off = 0, n;
+	int64_t seq;
+	char *nl;
+	int rc = -1;
+
+	if (s->len == 0)
+		return 0;
+	if (store_open(&st, s->db, STORE_CREATE, err) < 0 ||
+	    store_begin(st, err) < 0)
+		goto out;
+	while (off < s->len) {
+		nl = memchr(s->queue + off, '\n', s->len - off);
+		n = (size_t)(nl - (s->queue + off));
+		/* Checked when queued: a line that scanned then scans now. */
+		if (event_scan_line(s->queue + off, n, EVENT_LENIENT, &view, NULL) == 0 &&
+		    store_append(st, s->queue + off, n, &view, &seq, err) < 0) {
+			store_rollback(st);
+			goto out;
+		}
+		off += n + 1;
+	}
+	if (store_commit(st, err) < 0)
+		goto out;
+	s->len = 0;
+	rc = 0;
+out:
+	store_close(st);
+	/* The store's pages go back to the system between flushes: a
+	 * supervisor is meant to stay small. */
+	if (s->len == 0 && s->cap > (1u << 20)) {
+		free(s->queue);
+		s->queue = NULL;
+		s->cap = 0;
+	}
+	malloc_trim(0);
+	return rc;
+}

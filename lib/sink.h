@@ -1,0 +1,35 @@
+/* Where a producer's events go (DESIGN section 5): to the hub on bus.sock
+ * when it runs, else straight into the store; events marked
+ * SINK_RECORD (an agent's lifecycle) are stored in any case, so that the
+ * registry is right with or without a state writer (the store drops the
+ * second copy by its id). The sink owns its connection, its store handle
+ * and its queue; lines passed in are copied. */
+#ifndef STARRY_SINK_H
+#define STARRY_SINK_H
+
+#include <stddef.h>
+
+#include "diag.h"
+
+enum sink_flags {
+	SINK_RECORD = 1 << 0,	/* store it even when the hub takes it */
+};
+
+struct sink;
+
+struct sink *sink_new(const char *home, const char *runtime);
+void sink_free(struct sink *s);
+
+/* Send one event: line (no '\n') must be a valid event. Lines for the
+ * store wait in the sink until sink_flush. Returns 0, or -1 with err
+ * when the line is not an event or memory ran out. */
+int sink_send(struct sink *s, const char *line, size_t len, unsigned flags,
+    struct starry_err *err);
+
+/* Store what waits, in one transaction, then close the store: a writer
+ * that appends now and then holds no database between times. Returns 0,
+ * or -1 with err (the lines stay queued, up to a bound, for the next
+ * flush). */
+int sink_flush(struct sink *s, struct starry_err *err);
+
+#endif
