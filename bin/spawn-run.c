@@ -115,7 +115,7 @@ spawn_run_main(int argc, char **argv)
 	int opt, code;
 
 	env = json_object();
-	while ((opt = getopt_long(argc, argv, "+i:e:wh", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:e:wh", run_options, NULL)) != -1) {
 		if (cli_common_option(&c.common, opt, run_usage))
 			continue;
 		switch (opt) {
