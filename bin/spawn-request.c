@@ -362,11 +362,13 @@ do_restart(struct spawn_ctx *c, const json_t *req)
 		json_decref(resp);
 	}
 	/* Anew from its template: a changed file applies now. */
-	again = json_pack("{s:s, s:O, s:s, s:O?, s:O?, s:O?}", "method", "spawn",
-	    "template", json_object_get(view, "template"), "id", id,
-	    "args", json_object_get(view, "args"),
+	again = json_pack("{s:s, s:O, s:s, s:O?, s:O?, s:O?, s:O?}", "method",
+	    "spawn", "template", json_object_get(view, "templateSource") ?
+	    json_object_get(view, "templateSource") : json_object_get(view,
+	    "template"), "id", id, "args", json_object_get(view, "args"),
 	    "env", json_object_get(view, "env"),
-	    "traceId", json_object_get(view, "trace"));
+	    "traceId", json_object_get(view, "trace"),
+	    "sessionId", json_object_get(view, "session"));
 	json_decref(view);
 	if (again == NULL)
 		return fail(EX_DATAERR, "agent %s: its status names no template", id);
@@ -490,9 +492,11 @@ spawn_request(struct spawn_ctx *c, const json_t *req)
 	if (fd < 0)
 		return spawn_request_do(c, req);	/* no daemon: do it here */
 	text = json_dumps(req, JSON_COMPACT);
-	if (text == NULL || (size_t)dprintf(fd, "%s\n", text) != strlen(text) + 1 ||
-	    (answer = read_line(fd)) == NULL ||
-	    !json_is_object(resp = json_loads(answer, 0, NULL))) {
+	/* json_is_object evaluates its argument twice: load first. */
+	if (text != NULL && (size_t)dprintf(fd, "%s\n", text) == strlen(text) + 1 &&
+	    (answer = read_line(fd)) != NULL)
+		resp = json_loads(answer, 0, NULL);
+	if (!json_is_object(resp)) {
 		json_decref(resp);
 		resp = fail(EX_UNAVAILABLE, "the daemon on %s/%s did not answer",
 		    c->paths.runtime, SPAWN_SOCK_NAME);

@@ -528,10 +528,12 @@ health_recover(struct daemon *d, const char *id)
 		agentdir_write_status(d->c.paths.home, id, st, NULL);
 	}
 	if (st != NULL && restart != NULL && strcmp(restart, "never") != 0) {
-		req = json_pack("{s:s, s:O, s:s, s:O?, s:O?, s:s*}", "method",
-		    "spawn", "template", json_object_get(st, "template"), "id", id,
-		    "args", json_object_get(st, "args"), "env",
-		    json_object_get(st, "env"), "traceId", trace);
+		req = json_pack("{s:s, s:O, s:s, s:O?, s:O?, s:s*, s:O?}", "method",
+		    "spawn", "template", json_object_get(st, "templateSource") ?
+		    json_object_get(st, "templateSource") : json_object_get(st,
+		    "template"), "id", id, "args", json_object_get(st, "args"),
+		    "env", json_object_get(st, "env"), "traceId", trace,
+		    "sessionId", json_object_get(st, "session"));
 		resp = req ? daemon_request(d, req, false) : NULL;
 		if (resp != NULL && !json_is_true(json_object_get(resp, "ok")))
 			diag_warn("cannot restart %s: %s", id, json_string_value(
@@ -656,9 +658,9 @@ daemon_open(struct daemon *d)
 	d->lock = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
 	if (d->lock < 0)
 		diag_die(EX_CANTCREAT, "cannot open %s: %s", path, strerror(errno));
+	free(path);
 	if (flock(d->lock, LOCK_EX | LOCK_NB) < 0)
 		diag_die(EX_TEMPFAIL, "another daemon serves %s", d->c.paths.runtime);
-	free(path);
 	path = starry_path_join(d->c.paths.runtime, SPAWN_SOCK_NAME);
 	if ((d->listen = sock_listen(path, &err)) < 0)
 		diag_die_err(&err);

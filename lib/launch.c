@@ -53,7 +53,7 @@ launch_child(const struct launch_request *r, const struct template *t,
 {
 	struct supervise_options o = {
 		.home = r->home, .runtime = r->runtime, .config = r->config,
-		.id = id, .template = t, .args = r->args, .nargs = r->nargs,
+		.id = id, .template = t, .template_source = r->template, .args = r->args, .nargs = r->nargs,
 		.env = r->env, .nenv = r->nenv, .trace_id = r->trace_id,
 		.session_id = r->session_id, .cause_id = r->cause_id,
 		.ready_fd = LAUNCH_READY_FD, .self_exe = r->self_exe,

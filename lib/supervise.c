@@ -115,6 +115,8 @@ struct supervisor {
 	int log;			/* the stderr log */
 	uint64_t log_size;
 
+	int64_t since_ms;		/* when the state began (wall) */
+	int64_t next_snapshot;		/* monotonic; 0: none due */
 	int64_t tokens;
 	bool status_dirty;
 	int64_t status_due;
@@ -228,7 +230,7 @@ sv_write_status(struct supervisor *sv)
 	    "id", sv->o->id, "template", t->name,
 	    "driver", template_driver_name(t->driver),
 	    "pid", (json_int_t)sv->pid, "supervisor", (json_int_t)getpid(),
-	    "state", sv_public_state(sv), "since", (json_int_t)sv_now_ms(),
+	    "state", sv_public_state(sv), "since", (json_int_t)sv->since_ms,
 	    "started", (json_int_t)sv->started_ms,
 	    "restarts", (json_int_t)sv->restarts, "lastExit", sv_last_exit(sv),
 	    "tokens", (json_int_t)sv->tokens,
@@ -254,6 +256,9 @@ sv_write_status(struct supervisor *sv)
 		json_object_set_new(doc, "args", args);
 		json_object_set_new(doc, "env", env);
 		json_object_set_new(doc, "session", json_string(sv->session));
+		if (sv->o->template_source != NULL)
+			json_object_set_new(doc, "templateSource",
+			    json_string(sv->o->template_source));
 	}
 	if (doc == NULL || agentdir_write_status(sv->o->home, sv->o->id, doc,
 	    &err) < 0)
@@ -289,6 +294,7 @@ sv_enter(struct supervisor *sv, enum sv_state s)
 
 	snprintf(from_buf, sizeof from_buf, "%s", from);
 	sv->state = s;
+	sv->since_ms = sv_now_ms();
 	if (s == SV_RUNNING)
 		sv_announce(sv);
 	sv_emit(sv, "KERNEL:STATE_CHANGE", json_pack("{s:s, s:s, s:s, s:s}",
@@ -389,11 +395,8 @@ sv_signal_all(struct supervisor *sv, int sig)
 {
 	struct sv_signal_ctx c = {.sv = sv, .sig = sig};
 
-	if (sig != 0) {
+	if (sig != 0)
 		sv_signal_group(sv, sig);
-		if (sig != SIGKILL && sig != SIGCONT)
-			sv_signal_group(sv, SIGCONT);
-	}
 	proc_each_child(getpid(), sv_signal_child, &c);
 	return c.seen;
 }
@@ -639,7 +642,6 @@ sv_start(struct supervisor *sv, struct starry_err *err)
 		goto out;
 	}
 	sv->pid = sv->pgid = pid;
-	sv->status = -1;
 	sv->in = in[1];
 	sv->out = out[0];
 	sv->err = er[0];
@@ -718,6 +720,8 @@ static void
 sv_begin_stop(struct supervisor *sv)
 {
 	sv_signal_all(sv, sv->o->template->stop_signal);
+	/* A stopped process would sleep through its stop signal. */
+	sv_signal_all(sv, SIGCONT);
 	sv->deadline = monotonic_ms() + sv->o->template->stop_timeout_ms;
 	sv_enter(sv, SV_STOPPING);
 }
@@ -1452,9 +1456,47 @@ sv_poll_timeout(struct supervisor *sv)
 
 	if (sv->status_dirty && (until == 0 || sv->status_due < until))
 		until = sv->status_due;
+	if (sv->next_snapshot != 0 && (until == 0 || sv->next_snapshot < until))
+		until = sv->next_snapshot;
 	if (until == 0)
 		return -1;
 	return until <= now ? 0 : (int)(until - now > 60000 ? 60000 : until - now);
+}
+
+/* runtime.snapshot.every: ask the running agent for its state; its
+ * STATE:SNAPSHOT answer is stored like any event of its. */
+static void
+sv_snapshot_timer(struct supervisor *sv)
+{
+	int64_t every = sv->o->template->snapshot_every_ms, now = monotonic_ms();
+	struct event_origin o = {
+		.source = "starry-spawn", .session_id = sv->session,
+		.trace_id = sv->trace, .parent_id = sv->spawned, .priority = -1,
+	};
+	json_t *ev;
+	size_t len;
+	char *line;
+
+	if (every <= 0 || sv->state != SV_RUNNING) {
+		sv->next_snapshot = 0;
+		return;
+	}
+	if (sv->next_snapshot == 0) {
+		sv->next_snapshot = now + every;
+		return;
+	}
+	if (now < sv->next_snapshot)
+		return;
+	sv->next_snapshot = now + every;
+	ev = event_create("STATE:SNAPSHOT_REQUEST", json_pack("{s:s}", "agentId",
+	    sv->o->id), &o, NULL);
+	if (ev == NULL)
+		return;
+	sv_to_agent(sv, ev);
+	if ((line = event_dump_line(ev, &len)) != NULL)
+		sink_send(sv->sink, line, len - 1, 0, NULL);
+	free(line);
+	json_decref(ev);
 }
 
 enum { P_SIG, P_CTL, P_OUT, P_ERR, P_NOTIFY, P_IN, P_TOOLS };
@@ -1506,6 +1548,7 @@ sv_loop(struct supervisor *sv)
 			sv->deadline = 0;
 			sv_dispatch(sv, EV_TIMER);
 		}
+		sv_snapshot_timer(sv);
 		if (sv->status_dirty && sv->status_due == 0)
 			sv->status_due = monotonic_ms() + SV_STATUS_EVERY_MS;
 		if (sv->status_dirty && monotonic_ms() >= sv->status_due)
@@ -1614,6 +1657,7 @@ supervise(const struct supervise_options *o, struct starry_err *err)
 	int rc = -1;
 
 	outbuf_init(&sv.to_agent, -1);
+	sv.since_ms = sv_now_ms();
 	snprintf(sv.session, sizeof sv.session, "%s",
 	    o->session_id ? o->session_id : "default");
 	snprintf(sv.cause, sizeof sv.cause, "%s", o->cause_id ? o->cause_id : "");

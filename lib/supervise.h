@@ -20,6 +20,8 @@ struct supervise_options {
 	const char *home, *runtime, *config;
 	const char *id;			/* the agent id */
 	const struct template *template;
+	const char *template_source;	/* the name or path it was asked
+					   for, kept in status for restart */
 	char *const *args;		/* appended to the command */
 	size_t nargs;
 	char *const *env;		/* extra "KEY=VALUE" */
