@@ -114,6 +114,7 @@ struct supervisor {
 	struct sink *sink;
 	int log;			/* the stderr log */
 	uint64_t log_size;
+	bool log_mid_line;		/* its last byte is not a newline */
 
 	int64_t since_ms;		/* when the state began (wall) */
 	int64_t next_snapshot;		/* monotonic; 0: none due */
@@ -129,6 +130,89 @@ struct supervisor {
 typedef void sv_action(struct supervisor *sv);
 
 /* ---- small things ---- */
+
+/* ---- the log: the agent's stderr and the supervisor's notes ---- */
+
+static int
+sv_open_log(struct supervisor *sv)
+{
+	char *path = agentdir_path(sv->o->home, sv->o->id, AGENTDIR_LOG);
+	struct stat st;
+
+	if (path == NULL)
+		return -1;
+	sv->log = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (sv->log < 0)
+		return -1;
+	sv->log_size = fstat(sv->log, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return 0;
+}
+
+/* log -> log.1 -> ... -> log.KEEP (dropped). */
+static void
+sv_rotate_log(struct supervisor *sv)
+{
+	char *base = agentdir_path(sv->o->home, sv->o->id, AGENTDIR_LOG);
+	char from[4096], to[4096];
+
+	if (base == NULL)
+		return;
+	if (sv->o->log_keep == 0) {
+		if (ftruncate(sv->log, 0) == 0)
+			sv->log_size = 0;
+		free(base);
+		return;
+	}
+	for (unsigned i = sv->o->log_keep; i > 1; i--) {
+		snprintf(from, sizeof from, "%s.%u", base, i - 1);
+		snprintf(to, sizeof to, "%s.%u", base, i);
+		rename(from, to);
+	}
+	snprintf(to, sizeof to, "%s.1", base);
+	rename(base, to);
+	free(base);
+	close(sv->log);
+	if (sv_open_log(sv) < 0)
+		sv->log = -1;
+}
+
+/* Append to the log, rotating at logs.max between whole lines: a file
+ * ends at the last newline that fits (or, when one line alone is longer,
+ * at that line's end). */
+static void
+sv_log_bytes(struct supervisor *sv, const char *p, size_t n)
+{
+	uint64_t max = sv->o->log_max;
+
+	while (n > 0 && sv->log >= 0) {
+		size_t take = n, room;
+		const char *nl;
+		ssize_t w;
+
+		if (max > 0 && sv->log_size + n > max) {
+			room = sv->log_size < max ? (size_t)(max - sv->log_size) : 0;
+			nl = room > 0 ? memrchr(p, '\n', room < n ? room : n) : NULL;
+			if (nl != NULL) {
+				take = (size_t)(nl - p) + 1;
+			} else if (sv->log_size > 0) {
+				sv_rotate_log(sv);
+				continue;
+			} else if ((nl = memchr(p, '\n', n)) != NULL) {
+				take = (size_t)(nl - p) + 1;
+			}
+		}
+		w = write(sv->log, p, take);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		sv->log_size += (uint64_t)w;
+		sv->log_mid_line = p[w - 1] != '\n';
+		p += w;
+		n -= (size_t)w;
+	}
+}
 
 static void
 sv_log(struct supervisor *sv, const char *fmt, ...)
@@ -148,8 +232,10 @@ sv_log(struct supervisor *sv, const char *fmt, ...)
 	if (n > (int)sizeof line - 2)
 		n = (int)sizeof line - 2;
 	line[n++] = '\n';
-	if (sv->log >= 0 && write(sv->log, line, (size_t)n) == n)
-		sv->log_size += (uint64_t)n;
+	/* A note never lands inside a line the agent has not finished. */
+	if (sv->log_mid_line)
+		sv_log_bytes(sv, "\n", 1);
+	sv_log_bytes(sv, line, (size_t)n);
 }
 
 static int64_t
@@ -1001,6 +1087,22 @@ sv_warn_agent(struct supervisor *sv, const char *code, const char *message)
 static void
 sv_tool_start(struct supervisor *sv, json_t *ev);
 
+/* A KERNEL:ERROR keeping a line that is no event, in the agent's trace
+ * under its AGENT:SPAWNED like anything else it says. */
+static json_t *
+sv_reject(struct supervisor *sv, const char *text, size_t len,
+    const char *why)
+{
+	json_t *ev = event_reject(sv->o->id, "stdout", text, len, 0, why);
+
+	if (ev != NULL) {
+		json_object_set_new(ev, "traceId", json_string(sv->trace));
+		json_object_set_new(ev, "sessionId", json_string(sv->session));
+		json_object_set_new(ev, "parentId", json_string(sv->spawned));
+	}
+	return ev;
+}
+
 /* One line of the agent's stdout, as an event. */
 static void
 sv_agent_line(struct supervisor *sv, const char *text, size_t len)
@@ -1026,7 +1128,7 @@ sv_agent_line(struct supervisor *sv, const char *text, size_t len)
 		json_object_set_new(ev, "source", json_string(sv->o->id));
 		if (event_complete(ev, &o, &err) < 0) {
 			json_decref(ev);
-			ev = event_reject(sv->o->id, "stdout", text, len, 0, err.msg);
+			ev = sv_reject(sv, text, len, err.msg);
 		}
 	}
 	if (ev == NULL || (line = event_dump_line(ev, &n)) == NULL)
@@ -1035,7 +1137,7 @@ sv_agent_line(struct supervisor *sv, const char *text, size_t len)
 		json_decref(ev);
 		free(line);
 		line = NULL;
-		ev = event_reject(sv->o->id, "stdout", text, len, 0, err.msg);
+		ev = sv_reject(sv, text, len, err.msg);
 		if (ev == NULL || (line = event_dump_line(ev, &n)) == NULL)
 			goto out;
 		sink_send(sv->sink, line, n - 1, 0, NULL);
@@ -1108,52 +1210,6 @@ sv_read_stdout(struct supervisor *sv)
 	}
 }
 
-/* ---- the stderr log ---- */
-
-static int
-sv_open_log(struct supervisor *sv)
-{
-	char *path = agentdir_path(sv->o->home, sv->o->id, AGENTDIR_LOG);
-	struct stat st;
-
-	if (path == NULL)
-		return -1;
-	sv->log = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	free(path);
-	if (sv->log < 0)
-		return -1;
-	sv->log_size = fstat(sv->log, &st) == 0 ? (uint64_t)st.st_size : 0;
-	return 0;
-}
-
-/* log -> log.1 -> ... -> log.KEEP (dropped). */
-static void
-sv_rotate_log(struct supervisor *sv)
-{
-	char *base = agentdir_path(sv->o->home, sv->o->id, AGENTDIR_LOG);
-	char from[4096], to[4096];
-
-	if (base == NULL)
-		return;
-	if (sv->o->log_keep == 0) {
-		if (ftruncate(sv->log, 0) == 0)
-			sv->log_size = 0;
-		free(base);
-		return;
-	}
-	for (unsigned i = sv->o->log_keep; i > 1; i--) {
-		snprintf(from, sizeof from, "%s.%u", base, i - 1);
-		snprintf(to, sizeof to, "%s.%u", base, i);
-		rename(from, to);
-	}
-	snprintf(to, sizeof to, "%s.1", base);
-	rename(base, to);
-	free(base);
-	close(sv->log);
-	if (sv_open_log(sv) < 0)
-		sv->log = -1;
-}
-
 static void
 sv_read_stderr(struct supervisor *sv)
 {
@@ -1167,11 +1223,7 @@ sv_read_stderr(struct supervisor *sv)
 		sv->err = -1;
 		return;
 	}
-	if (sv->o->log_max > 0 && sv->log_size + (uint64_t)n > sv->o->log_max &&
-	    sv->log_size > 0)
-		sv_rotate_log(sv);
-	if (sv->log >= 0 && write(sv->log, buf, (size_t)n) == n)
-		sv->log_size += (uint64_t)n;
+	sv_log_bytes(sv, buf, (size_t)n);
 }
 
 static void
