@@ -40,7 +40,10 @@
 #define SV_STDIN_MAX       (4u << 20)	/* events waiting for the agent */
 #define SV_TOOL_OUT_MAX    (1u << 20)	/* a tool helper's answer */
 #define SV_TOOLS_MAX       16		/* tool calls served at once */
-#define SV_FAILURES_MAX    64		/* failure times remembered */
+#define SV_FOREIGN_MAX     64		/* their supervisors, handed to us */
+#define SV_FAILURES_MAX    64		/* failure times remembered: the
+					   most holddown.failures can be */
+#define SV_READY_TIMEOUT_MS 30000	/* from start to ready-fd */
 
 enum sv_state {
 	SV_STARTING,		/* started; waiting for its ready-fd */
@@ -125,6 +128,9 @@ struct supervisor {
 	struct safety safety;
 	struct sv_tool tools[SV_TOOLS_MAX];
 	unsigned ntools;
+	pid_t foreign[SV_FOREIGN_MAX];	/* other agents' supervisors that
+					   our helpers started */
+	unsigned nforeign;
 };
 
 typedef void sv_action(struct supervisor *sv);
@@ -363,9 +369,11 @@ sv_announce(struct supervisor *sv)
 	char line[32];
 	int n;
 
-	if (sv->announced || sv->o->ready_fd < 0)
+	if (sv->announced)
 		return;
 	sv->announced = true;
+	if (sv->o->ready_fd < 0)
+		return;
 	n = snprintf(line, sizeof line, "%ld\n", (long)sv->pid);
 	if (write(sv->o->ready_fd, line, (size_t)n) != n)
 		sv_log(sv, "cannot signal readiness: %s", strerror(errno));
@@ -400,11 +408,16 @@ struct sv_signal_ctx {
 	unsigned seen;
 };
 
+/* Whether a child of ours is not of the agent's tree: a tool helper, or
+ * the supervisor of a worker one of them started. */
 static bool
 sv_is_tool(const struct supervisor *sv, pid_t pid)
 {
 	for (unsigned i = 0; i < sv->ntools; i++)
 		if (sv->tools[i].pid == pid)
+			return true;
+	for (unsigned i = 0; i < sv->nforeign; i++)
+		if (sv->foreign[i] == pid)
 			return true;
 	return false;
 }
@@ -624,24 +637,49 @@ sv_build_env(struct supervisor *sv, const char *snapshot)
 	return envp;
 }
 
+/* In a child about to exec: no signal blocked or ignored, whatever the
+ * supervisor (or whoever started it) had. */
+static void
+sv_child_signals(void)
+{
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* In the child: move fd above the fds an agent may be given (ready-fd is
+ * at most 255), so that no dup2 below lands on another of ours. */
+static int
+sv_fd_high(int fd)
+{
+	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 256);
+}
+
 /* In the child: become the agent. Never returns. */
 static void
-sv_exec_agent(struct supervisor *sv, int in, int out, int err, int notify,
-    int report)
+sv_exec_agent(struct supervisor *sv, pid_t supervisor, int in, int out,
+    int err, int notify, int report)
 {
 	const struct template *t = sv->o->template;
 	struct starry_err e;
-	sigset_t none;
 	int code;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
+	sv_child_signals();
+	if ((report = sv_fd_high(report)) < 0)
+		_exit(127);
+	if ((in = sv_fd_high(in)) < 0 || (out = sv_fd_high(out)) < 0 ||
+	    (err = sv_fd_high(err)) < 0 || (notify >= 0 &&
+	    (notify = sv_fd_high(notify)) < 0))
+		goto fail;
 	if (setsid() < 0)
 		goto fail;
 	/* The agent does not outlive its supervisor unnoticed. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
+	if (getppid() != supervisor)
 		_exit(127);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		goto fail;
@@ -680,7 +718,7 @@ sv_start(struct supervisor *sv, struct starry_err *err)
 		.priority = -1,
 	};
 	ssize_t n;
-	pid_t pid;
+	pid_t pid, self;
 	int rc = -1;
 
 	/* The AGENT:SPAWNED event is made first: its id is the cause of
@@ -707,13 +745,14 @@ sv_start(struct supervisor *sv, struct starry_err *err)
 		starry_err_sys(err, EX_OSERR, "cannot make pipes");
 		goto out;
 	}
+	self = getpid();
 	pid = fork();
 	if (pid < 0) {
 		starry_err_sys(err, EX_OSERR, "cannot fork");
 		goto out;
 	}
 	if (pid == 0)
-		sv_exec_agent(sv, in[0], out[1], er[1], ready[1], report[1]);
+		sv_exec_agent(sv, self, in[0], out[1], er[1], ready[1], report[1]);
 	close(report[1]);
 	report[1] = -1;
 	/* The report pipe closes on exec; an errno on it means no exec. */
@@ -797,6 +836,7 @@ sv_finish(struct supervisor *sv, const char *final)
 static void
 sv_ready(struct supervisor *sv)
 {
+	sv->deadline = 0;
 	sv_enter(sv, SV_RUNNING);
 }
 
@@ -838,6 +878,7 @@ static void
 sv_restart_idle(struct supervisor *sv)
 {
 	sv->streak = 0;
+	sv->nfailures = 0;
 	sv->holddown_until = 0;
 	sv_begin_run(sv);
 }
@@ -875,17 +916,24 @@ sv_failed(const struct supervisor *sv)
 	return !(WIFEXITED(sv->status) && WEXITSTATUS(sv->status) == 0);
 }
 
+/* The reason gets how the process ended, after what it already says
+ * (why it was stopped, or why it could not start). */
 static void
 sv_describe_exit(struct supervisor *sv)
 {
+	size_t n = strlen(sv->reason);
+	const char *sep = n > 0 ? "; " : "";
+
+	if (n > 0 && sv->status == 127 << 8)
+		return;		/* the start failed: the reason says how */
 	if (WIFSIGNALED(sv->status)) {
 		const char *name = template_signal_name(WTERMSIG(sv->status));
 
-		snprintf(sv->reason, sizeof sv->reason, "killed by signal %s",
-		    name ? name : "?");
+		snprintf(sv->reason + n, sizeof sv->reason - n, "%skilled by "
+		    "signal %s", sep, name ? name : "?");
 	} else {
-		snprintf(sv->reason, sizeof sv->reason, "exited with status %d",
-		    WEXITSTATUS(sv->status));
+		snprintf(sv->reason + n, sizeof sv->reason - n, "%sexited with "
+		    "status %d", sep, WEXITSTATUS(sv->status));
 	}
 }
 
@@ -931,26 +979,39 @@ sv_gone(struct supervisor *sv)
 {
 	const struct template *t = sv->o->template;
 	int64_t now = sv_now_ms(), ran = monotonic_ms() - sv->started_mono;
-	bool failed = sv_failed(sv);
+	bool failed = sv_failed(sv), for_good = sv->stopping_for_good;
+	bool again = sv->restart_now;
 	int code;
 
+	/* Taken once: what comes next must not see them again. */
+	sv->stopping_for_good = sv->restart_now = false;
 	sv_close_agent_fds(sv);
 	code = WIFSIGNALED(sv->status) ? 128 + WTERMSIG(sv->status) :
 	    WEXITSTATUS(sv->status);
-	sv_emit(sv, "AGENT:EXITED", json_pack("{s:s, s:I, s:i, s:o, s:I}",
-	    "agentId", sv->o->id, "pid", (json_int_t)sv->pid, "status", code,
-	    "signal", WIFSIGNALED(sv->status) && template_signal_name(
-	    WTERMSIG(sv->status)) ? json_string(template_signal_name(
-	    WTERMSIG(sv->status))) : json_null(), "ranMs", (json_int_t)ran),
-	    sv->spawned, SINK_RECORD, NULL);
-	sv_log(sv, "pid %ld ended with status %d", (long)sv->pid, code);
+	if (sv->spawned[0] != '\0') {
+		sv_emit(sv, "AGENT:EXITED", json_pack("{s:s, s:I, s:i, s:o, s:I}",
+		    "agentId", sv->o->id, "pid", (json_int_t)sv->pid, "status",
+		    code, "signal", WIFSIGNALED(sv->status) &&
+		    template_signal_name(WTERMSIG(sv->status)) ? json_string(
+		    template_signal_name(WTERMSIG(sv->status))) : json_null(),
+		    "ranMs", (json_int_t)ran), sv->spawned, SINK_RECORD, NULL);
+		sv_log(sv, "pid %ld ended with status %d", (long)sv->pid, code);
+	}
 	sv->pid = sv->pgid = 0;
-	if (sv->stopping_for_good) {
+	if (for_good) {
 		sv_finish(sv, "stopped");
 		return;
 	}
-	if (sv->restart_now) {
+	if (!sv->announced) {
+		/* It never came up: whoever started it hears why, and no
+		 * policy retries a start that has not worked once. */
+		sv_describe_exit(sv);
+		sv_finish(sv, "failed");
+		return;
+	}
+	if (again) {
 		sv->streak = 0;
+		sv->nfailures = 0;
 		sv_begin_run(sv);
 		return;
 	}
@@ -983,14 +1044,31 @@ sv_gone(struct supervisor *sv)
 	sv_enter(sv, SV_BACKOFF);
 }
 
-/* From backoff or hold-down: start again. */
+/* Enter starting or running after a start; a template with a ready-fd
+ * has SV_READY_TIMEOUT_MS to say it is ready. */
+static void
+sv_started(struct supervisor *sv)
+{
+	if (sv->notify >= 0) {
+		sv->deadline = monotonic_ms() + SV_READY_TIMEOUT_MS;
+		sv_enter(sv, SV_STARTING);
+	} else {
+		sv->deadline = 0;
+		sv_enter(sv, SV_RUNNING);
+	}
+}
+
+/* From backoff, hold-down or a restart: start again. A start that fails
+ * (the command is gone) is a failure like an exit. */
 static void
 sv_begin_run(struct supervisor *sv)
 {
 	struct starry_err err;
 
 	if (sv->state == SV_HOLDDOWN) {
+		/* Hold-down over: a fresh count of failures. */
 		sv->streak = 0;
+		sv->nfailures = 0;
 		sv->holddown_until = 0;
 	}
 	sv->deadline = 0;
@@ -1000,17 +1078,26 @@ sv_begin_run(struct supervisor *sv)
 		snprintf(sv->reason, sizeof sv->reason, "%.500s", err.msg);
 		sv->status = 127 << 8;
 		sv->started_mono = monotonic_ms();
-		sv->stopping_for_good = false;
 		sv_gone(sv);
 		return;
 	}
-	sv_enter(sv, sv->notify >= 0 ? SV_STARTING : SV_RUNNING);
+	sv_started(sv);
+}
+
+/* Started but not ready in time: stopped, and counted as a failure. */
+static void
+sv_not_ready(struct supervisor *sv)
+{
+	snprintf(sv->reason, sizeof sv->reason, "not ready within %d s",
+	    SV_READY_TIMEOUT_MS / 1000);
+	sv_log(sv, "%s: stopping it", sv->reason);
+	sv_begin_stop(sv);
 }
 
 static sv_action *const sv_actions[SV_NSTATES][EV_NEVENTS] = {
 	/*                 READY       GONE      TIMER              STOP
 	 *                 RESTART */
-	[SV_STARTING] = {sv_ready, sv_gone, sv_nothing, sv_stop, sv_restart},
+	[SV_STARTING] = {sv_ready, sv_gone, sv_not_ready, sv_stop, sv_restart},
 	[SV_RUNNING]  = {sv_nothing, sv_gone, sv_nothing, sv_stop, sv_restart},
 	[SV_BACKOFF]  = {sv_nothing, sv_nothing, sv_begin_run, sv_stop_idle,
 	    sv_restart_idle},
@@ -1042,6 +1129,25 @@ sv_stop_because(struct supervisor *sv, const char *code, const char *why)
 
 /* ---- what the agent says ---- */
 
+static void sv_to_agent(struct supervisor *sv, json_t *ev);
+
+/* An event of starry-spawn's for the agent: onto its stdin, and sent
+ * like any other; ev is stolen. */
+static void
+sv_tell_agent(struct supervisor *sv, json_t *ev)
+{
+	size_t len;
+	char *line;
+
+	if (ev == NULL)
+		return;
+	sv_to_agent(sv, ev);
+	if ((line = event_dump_line(ev, &len)) != NULL)
+		sink_send(sv->sink, line, len - 1, 0, NULL);
+	free(line);
+	json_decref(ev);
+}
+
 static void
 sv_to_agent(struct supervisor *sv, json_t *ev)
 {
@@ -1071,16 +1177,8 @@ sv_warn_agent(struct supervisor *sv, const char *code, const char *message)
 	json_t *ev = event_create("KERNEL:ERROR", json_pack("{s:s, s:s, s:s, s:s,"
 	    " s:s}", "code", code, "message", message, "source", "starry-spawn",
 	    "severity", "warning", "agentId", sv->o->id), &o, NULL);
-	size_t len;
-	char *line;
 
-	if (ev == NULL)
-		return;
-	sv_to_agent(sv, ev);
-	if ((line = event_dump_line(ev, &len)) != NULL)
-		sink_send(sv->sink, line, len - 1, 0, NULL);
-	free(line);
-	json_decref(ev);
+	sv_tell_agent(sv, ev);
 	sv_log(sv, "warned the agent: %s", message);
 }
 
@@ -1244,6 +1342,13 @@ sv_read_notify(struct supervisor *sv)
 
 /* ---- the AgentManagerTool: agent.start, .stop, .status, .list ---- */
 
+static json_t *
+sv_tool_error(const char *code, const char *message)
+{
+	return json_pack("{s:b, s:{s:s, s:s, s:s}}", "success", 0, "error",
+	    "code", code, "message", message, "source", "starry-spawn");
+}
+
 static void
 sv_tool_answer(struct supervisor *sv, struct sv_tool *tc, json_t *result)
 {
@@ -1251,76 +1356,66 @@ sv_tool_answer(struct supervisor *sv, struct sv_tool *tc, json_t *result)
 		.source = "starry-spawn", .session_id = tc->session,
 		.trace_id = tc->trace, .parent_id = tc->call_id, .priority = -1,
 	};
-	json_t *payload, *ev;
-	size_t len;
-	char *line;
+	json_t *payload;
+
+	json_int_t sup;
 
 	if (!json_is_object(result)) {
 		json_decref(result);
-		result = json_pack("{s:b, s:{s:s, s:s, s:s}}", "success", 0, "error",
-		    "code", "EINTERNAL", "message", "the tool gave no answer",
-		    "source", "starry-spawn");
+		result = sv_tool_error("EINTERNAL", "the tool gave no answer");
 	}
+	/* A worker started with no daemon: its supervisor is handed to us
+	 * (a subreaper) when the helper exits, but it is not our agent's. */
+	sup = json_integer_value(json_object_get(json_object_get(result,
+	    "result"), "supervisor"));
+	if (sup > 0 && sv->nforeign < SV_FOREIGN_MAX)
+		sv->foreign[sv->nforeign++] = (pid_t)sup;
 	payload = result;
 	json_object_set_new(payload, "toolCallId", json_string(tc->tool_call_id));
-	ev = event_create("EXEC:TOOL_RESULT", payload, &o, NULL);
-	if (ev == NULL)
-		return;
-	sv_to_agent(sv, ev);
-	if ((line = event_dump_line(ev, &len)) != NULL)
-		sink_send(sv->sink, line, len - 1, 0, NULL);
-	free(line);
-	json_decref(ev);
+	sv_tell_agent(sv, event_create("EXEC:TOOL_RESULT", payload, &o, NULL));
 }
 
+/* An agent.* call: a helper (starry-spawn tool) does it, apart from the
+ * agent's group; every call is answered, if only with an error. */
 static void
 sv_tool_start(struct supervisor *sv, json_t *ev)
 {
 	json_t *payload = json_object_get(ev, "payload");
 	const char *tcid = json_string_value(json_object_get(payload, "toolCallId"));
-	struct sv_tool *tc;
-	int out[2];
-	char *call;
+	struct sv_tool tc = {.fd = -1};
+	int out[2] = {-1, -1};
+	char *call = NULL;
 	pid_t pid;
 
-	if (sv->ntools == SV_TOOLS_MAX || sv->o->self_exe == NULL) {
-		struct sv_tool busy = {0};
-
-		snprintf(busy.tool_call_id, sizeof busy.tool_call_id, "%s",
-		    tcid ? tcid : "");
-		snprintf(busy.trace, sizeof busy.trace, "%s", sv->trace);
-		snprintf(busy.session, sizeof busy.session, "%s", sv->session);
-		sv_tool_answer(sv, &busy, json_pack("{s:b, s:{s:s, s:s, s:s}}",
-		    "success", 0, "error", "code", "EBUSY", "message",
-		    "too many tool calls at once", "source", "starry-spawn"));
-		return;
-	}
-	tc = &sv->tools[sv->ntools];
-	memset(tc, 0, sizeof *tc);
-	snprintf(tc->tool_call_id, sizeof tc->tool_call_id, "%s", tcid ? tcid : "");
-	snprintf(tc->call_id, sizeof tc->call_id, "%s",
+	snprintf(tc.tool_call_id, sizeof tc.tool_call_id, "%s", tcid ? tcid : "");
+	snprintf(tc.call_id, sizeof tc.call_id, "%s",
 	    json_string_value(json_object_get(ev, "id")));
-	snprintf(tc->trace, sizeof tc->trace, "%s",
+	snprintf(tc.trace, sizeof tc.trace, "%s",
 	    json_string_value(json_object_get(ev, "traceId")));
-	snprintf(tc->session, sizeof tc->session, "%s",
+	snprintf(tc.session, sizeof tc.session, "%s",
 	    json_string_value(json_object_get(ev, "sessionId")));
-	call = json_dumps(payload, JSON_COMPACT);
-	if (call == NULL || pipe2(out, O_CLOEXEC) < 0) {
-		free(call);
+	if (sv->ntools == SV_TOOLS_MAX || sv->o->self_exe == NULL) {
+		sv_tool_answer(sv, &tc, sv_tool_error("EBUSY",
+		    "too many tool calls at once"));
 		return;
 	}
-	pid = fork();
+	if ((call = json_dumps(payload, JSON_COMPACT)) == NULL ||
+	    pipe2(out, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		sv_tool_answer(sv, &tc, sv_tool_error("ESYSTEM", strerror(errno)));
+		free(call);
+		if (out[0] >= 0) {
+			close(out[0]);
+			close(out[1]);
+		}
+		return;
+	}
 	if (pid == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		sv_child_signals();
 		/* Apart from the agent's group: stopping it spares the call. */
 		setpgid(0, 0);
-		setenv("STARRY_TRACE_ID", tc->trace, 1);
-		setenv("STARRY_SESSION_ID", tc->session, 1);
-		setenv("STARRY_CAUSE_ID", tc->call_id, 1);
+		setenv("STARRY_TRACE_ID", tc.trace, 1);
+		setenv("STARRY_SESSION_ID", tc.session, 1);
+		setenv("STARRY_CAUSE_ID", tc.call_id, 1);
 		if (dup2(out[1], 1) < 0 || (sv->log >= 0 && dup2(sv->log, 2) < 0))
 			_exit(127);
 		execl(sv->o->self_exe, "starry-spawn", "tool", "--home", sv->o->home,
@@ -1330,14 +1425,10 @@ sv_tool_start(struct supervisor *sv, json_t *ev)
 	}
 	free(call);
 	close(out[1]);
-	if (pid < 0) {
-		close(out[0]);
-		return;
-	}
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	tc->pid = pid;
-	tc->fd = out[0];
-	sv->ntools++;
+	tc.pid = pid;
+	tc.fd = out[0];
+	sv->tools[sv->ntools++] = tc;
 }
 
 static void
@@ -1451,6 +1542,9 @@ sv_reap(struct supervisor *sv)
 			sv->pid = -sv->pid;	/* ended; the group may live on */
 		} else {
 			sv_tool_reaped(sv, pid);
+			for (unsigned i = 0; i < sv->nforeign; i++)
+				if (sv->foreign[i] == pid)
+					sv->foreign[i] = sv->foreign[--sv->nforeign];
 		}
 	}
 }
@@ -1526,8 +1620,6 @@ sv_snapshot_timer(struct supervisor *sv)
 		.trace_id = sv->trace, .parent_id = sv->spawned, .priority = -1,
 	};
 	json_t *ev;
-	size_t len;
-	char *line;
 
 	if (every <= 0 || sv->state != SV_RUNNING) {
 		sv->next_snapshot = 0;
@@ -1542,13 +1634,7 @@ sv_snapshot_timer(struct supervisor *sv)
 	sv->next_snapshot = now + every;
 	ev = event_create("STATE:SNAPSHOT_REQUEST", json_pack("{s:s}", "agentId",
 	    sv->o->id), &o, NULL);
-	if (ev == NULL)
-		return;
-	sv_to_agent(sv, ev);
-	if ((line = event_dump_line(ev, &len)) != NULL)
-		sink_send(sv->sink, line, len - 1, 0, NULL);
-	free(line);
-	json_decref(ev);
+	sv_tell_agent(sv, ev);
 }
 
 enum { P_SIG, P_CTL, P_OUT, P_ERR, P_NOTIFY, P_IN, P_TOOLS };
@@ -1747,13 +1833,18 @@ supervise(const struct supervise_options *o, struct starry_err *err)
 		sv_write_status(&sv);
 		goto out;
 	}
-	sv_enter(&sv, sv.notify >= 0 ? SV_STARTING : SV_RUNNING);
+	sv_started(&sv);
 	sv_flush_events(&sv);
 	if (sv_loop(&sv) < 0) {
 		starry_err_sys(err, EX_OSERR, "poll");
 		goto out;
 	}
 	sv_flush_events(&sv);
+	if (!sv.announced) {
+		starry_err_set(err, EX_UNAVAILABLE, "agent %s did not come up: %s",
+		    o->id, sv.reason);
+		goto out;
+	}
 	if (strcmp(sv.final, "failed") != 0 || sv.status < 0)
 		rc = 0;
 	else
