@@ -340,6 +340,19 @@ do_kill(struct spawn_ctx *c, const json_t *req)
 	    template_signal_name(sig) ? template_signal_name(sig) : "?"));
 }
 
+json_t *
+spawn_request_again(const json_t *status, const char *id)
+{
+	const json_t *source = json_object_get(status, "templateSource");
+
+	return json_pack("{s:s, s:O, s:s, s:O?, s:O?, s:O?, s:O?}", "method",
+	    "spawn", "template", source ? source : json_object_get(status,
+	    "template"), "id", id, "args", json_object_get(status, "args"),
+	    "env", json_object_get(status, "env"),
+	    "traceId", json_object_get(status, "trace"),
+	    "sessionId", json_object_get(status, "session"));
+}
+
 static json_t *
 do_restart(struct spawn_ctx *c, const json_t *req)
 {
@@ -362,13 +375,7 @@ do_restart(struct spawn_ctx *c, const json_t *req)
 		json_decref(resp);
 	}
 	/* Anew from its template: a changed file applies now. */
-	again = json_pack("{s:s, s:O, s:s, s:O?, s:O?, s:O?, s:O?}", "method",
-	    "spawn", "template", json_object_get(view, "templateSource") ?
-	    json_object_get(view, "templateSource") : json_object_get(view,
-	    "template"), "id", id, "args", json_object_get(view, "args"),
-	    "env", json_object_get(view, "env"),
-	    "traceId", json_object_get(view, "trace"),
-	    "sessionId", json_object_get(view, "session"));
+	again = spawn_request_again(view, id);
 	json_decref(view);
 	if (again == NULL)
 		return fail(EX_DATAERR, "agent %s: its status names no template", id);
@@ -485,6 +492,8 @@ spawn_request(struct spawn_ctx *c, const json_t *req)
 
 	if (c->local)
 		return spawn_request_do(c, req);
+	/* A daemon that hangs up on us is an answer, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	if ((path = starry_path_join(c->paths.runtime, SPAWN_SOCK_NAME)) == NULL)
 		return fail(EX_OSERR, "out of memory");
 	fd = sock_connect(path, &err);

@@ -68,6 +68,7 @@ run_wait(struct spawn_ctx *c, const char *id, pid_t supervisor)
 	int pidfd = (int)syscall(SYS_pidfd_open, supervisor, 0), code = 0;
 	struct signalfd_siginfo si;
 	struct starry_err err;
+	const char *state;
 	sigset_t set;
 	json_t *view;
 	struct pollfd p[2];
@@ -85,10 +86,10 @@ run_wait(struct spawn_ctx *c, const char *id, pid_t supervisor)
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	if ((view = agentdir_status(c->paths.home, id, &err)) == NULL)
+	if ((view = spawn_agent_view(c->paths.home, id, &err)) == NULL)
 		diag_die_err(&err);
-	if (strcmp(json_string_value(json_object_get(view, "state")) ?: "",
-	    "failed") == 0) {
+	state = json_string_value(json_object_get(view, "state"));
+	if (state != NULL && strcmp(state, "failed") == 0) {
 		json_t *last = json_object_get(view, "lastExit");
 		const char *sig = json_string_value(json_object_get(last, "signal"));
 
@@ -99,6 +100,12 @@ run_wait(struct spawn_ctx *c, const char *id, pid_t supervisor)
 			code = 1;
 		diag_error("agent %s failed: %s", id,
 		    json_string_value(json_object_get(view, "reason")) ?: "");
+	} else if (state == NULL || (strcmp(state, "stopped") != 0 &&
+	    strcmp(state, "exited") != 0)) {
+		/* Its supervisor is gone, and did not say the agent ended. */
+		code = EX_SOFTWARE;
+		diag_error("agent %s: its supervisor ended, leaving it %s", id,
+		    state ? state : "in no state");
 	}
 	json_decref(view);
 	return code;

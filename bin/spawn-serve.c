@@ -299,15 +299,25 @@ conn_close(struct daemon *d, unsigned i)
 	d->conns[i] = d->conns[--d->nconns];
 }
 
-static void
+/* Write an answer whole. The socket is made blocking for it, so its
+ * send timeout bounds a client that reads nothing; false when the answer
+ * could not be written (then the connection is closed). */
+static bool
 conn_answer(struct serve_conn *c, json_t *resp)
 {
 	char *text = json_dumps(resp, JSON_COMPACT);
+	int flags = fcntl(c->fd, F_GETFL);
+	bool ok = text != NULL && flags >= 0 &&
+	    fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK) == 0 &&
+	    (size_t)dprintf(c->fd, "%s\n", text) == strlen(text) + 1;
 
-	if (text != NULL && (size_t)dprintf(c->fd, "%s\n", text) != strlen(text) + 1)
-		diag_warn("a client went away before its answer");
+	if (!ok)
+		diag_warn("a client did not take its answer");
+	if (flags >= 0)
+		fcntl(c->fd, F_SETFL, flags);
 	free(text);
 	json_decref(resp);
+	return ok;
 }
 
 static json_t *
@@ -335,16 +345,23 @@ conn_read(struct daemon *d, struct serve_conn *c)
 		line_reader_finish(c->lines);
 	while ((st = line_reader_next(c->lines, &line, &len, &lineno)) == LINE_OK ||
 	    st == LINE_TOO_LONG || st == LINE_TRUNCATED) {
+		bool ok;
+
 		if (st == LINE_TOO_LONG) {
-			conn_answer(c, bad_request("request over %s bytes", "1048576"));
+			if (!conn_answer(c, bad_request("request over %s bytes",
+			    "1048576")))
+				return false;
 			continue;
 		}
 		req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 		if (req == NULL)
-			conn_answer(c, bad_request("malformed request: %s", jerr.text));
+			ok = conn_answer(c, bad_request("malformed request: %s",
+			    jerr.text));
 		else
-			conn_answer(c, daemon_request(d, req, false));
+			ok = conn_answer(c, daemon_request(d, req, false));
 		json_decref(req);
+		if (!ok)
+			return false;
 	}
 	return !(n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR));
 }
@@ -355,12 +372,16 @@ conn_accept(struct daemon *d)
 	struct timeval tv = {.tv_sec = 5};
 	struct sock_peer peer;
 	struct starry_err err;
-	char why[256];
+	char why[256] = "";
 	int fd;
 
 	while ((fd = accept4(d->listen, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		if (sock_peer(fd, &peer, &err) < 0 ||
-		    !sock_peer_admitted(&peer, why, sizeof why)) {
+		why[0] = '\0';
+		if (sock_peer(fd, &peer, &err) < 0)
+			snprintf(why, sizeof why, "%.200s", err.msg);
+		else if (sock_peer_admitted(&peer, why, sizeof why))
+			why[0] = '\0';
+		if (why[0] != '\0') {
 			diag_warn("refused a client: %s", why);
 			close(fd);
 			continue;
@@ -484,40 +505,48 @@ struct health {
 };
 
 static int
-kill_if_newer(void *ctx, pid_t pid)
+kill_leftover(void *ctx, pid_t pid)
 {
-	int64_t *started = ctx, start;
-
-	/* A process of the group that began before the agent is not its. */
-	if (proc_start_ms(pid, &start) == 0 && start + 2000 >= *started)
+	(void)ctx;
+	if (pid != getpid())
 		kill(pid, SIGKILL);
 	return 0;
 }
 
-/* One interrupted agent: report it, clear away what is left of it, and
- * restart it if its policy says so. */
+/* One interrupted agent: report it, clear away what is left of it (the
+ * processes that carry its id and home in their environment, wherever
+ * they went), and restart it if its policy says so. Its lock is held
+ * meanwhile, so no supervisor starts under our feet. */
 static void
 health_recover(struct daemon *d, const char *id)
 {
 	struct starry_err err;
-	json_t *st = agentdir_status(d->c.paths.home, id, &err), *req, *resp;
-	json_int_t pid = json_integer_value(json_object_get(st, "pid"));
-	int64_t started = json_integer_value(json_object_get(st, "started"));
-	const char *trace = json_string_value(json_object_get(st, "trace"));
-	char *frozen = agentdir_path(d->c.paths.home, id, AGENTDIR_TEMPLATE);
-	json_t *t = frozen ? json_load_file(frozen, 0, NULL) : NULL;
-	const char *restart = json_string_value(json_object_get(
-	    json_object_get(t, "runtime"), "restart"));
-	char msg[512];
+	json_t *st, *t, *req, *resp;
+	char *frozen, *env_id = NULL, *env_home = NULL, msg[512];
+	const char *restart, *trace;
+	int lock;
 
+	if (agentdir_lock(d->c.paths.home, id, &lock, &err) < 0)
+		return;		/* a supervisor has it now */
+	st = agentdir_status(d->c.paths.home, id, &err);
+	trace = json_string_value(json_object_get(st, "trace"));
+	frozen = agentdir_path(d->c.paths.home, id, AGENTDIR_TEMPLATE);
+	t = frozen ? json_load_file(frozen, 0, NULL) : NULL;
+	restart = json_string_value(json_object_get(json_object_get(t, "runtime"),
+	    "restart"));
 	snprintf(msg, sizeof msg, "agent %s was interrupted: its supervisor "
 	    "ended without stopping it", id);
 	diag_warn("%s", msg);
 	daemon_event(d, "KERNEL:ERROR", json_pack("{s:s, s:s, s:s, s:s, s:I}",
 	    "code", "EINTERRUPTED", "message", msg, "source", "starry-spawn",
-	    "agentId", id, "pid", pid), trace, NULL, NULL, NULL);
-	if (pid > 0)
-		proc_each_in_group((pid_t)pid, kill_if_newer, &started);
+	    "agentId", id, "pid", json_integer_value(json_object_get(st, "pid"))),
+	    trace, NULL, NULL, NULL);
+	if (asprintf(&env_id, "OPENSTARRY_AGENT_ID=%s", id) > 0 &&
+	    asprintf(&env_home, "OPENSTARRY_HOME=%s", d->c.paths.home) > 0) {
+		const char *const env[] = {env_id, env_home, NULL};
+
+		proc_each_with_env(env, kill_leftover, NULL);
+	}
 	daemon_event(d, "KERNEL:STATE_CHANGE", json_pack("{s:s, s:s, s:s, s:s}",
 	    "agentId", id, "from", "running", "to", "failed", "reason",
 	    "interrupted"), trace, NULL, NULL, NULL);
@@ -527,20 +556,18 @@ health_recover(struct daemon *d, const char *id)
 		    "supervisor ended without stopping it"));
 		agentdir_write_status(d->c.paths.home, id, st, NULL);
 	}
-	if (st != NULL && restart != NULL && strcmp(restart, "never") != 0) {
-		req = json_pack("{s:s, s:O, s:s, s:O?, s:O?, s:s*, s:O?}", "method",
-		    "spawn", "template", json_object_get(st, "templateSource") ?
-		    json_object_get(st, "templateSource") : json_object_get(st,
-		    "template"), "id", id, "args", json_object_get(st, "args"),
-		    "env", json_object_get(st, "env"), "traceId", trace,
-		    "sessionId", json_object_get(st, "session"));
-		resp = req ? daemon_request(d, req, false) : NULL;
-		if (resp != NULL && !json_is_true(json_object_get(resp, "ok")))
+	close(lock);
+	if (st != NULL && restart != NULL && strcmp(restart, "never") != 0 &&
+	    (req = spawn_request_again(st, id)) != NULL) {
+		resp = daemon_request(d, req, false);
+		if (!json_is_true(json_object_get(resp, "ok")))
 			diag_warn("cannot restart %s: %s", id, json_string_value(
 			    json_object_get(json_object_get(resp, "error"), "message")));
 		json_decref(resp);
 		json_decref(req);
 	}
+	free(env_id);
+	free(env_home);
 	json_decref(t);
 	json_decref(st);
 	free(frozen);
@@ -563,11 +590,21 @@ static int
 health_from_registry(void *ctx, const struct store_agent *a)
 {
 	struct health *h = ctx;
+	json_t *st;
+	bool ended;
 
-	if (store_agent_state_is_live(a->state) && a->exited_ms == 0 &&
-	    template_id_valid(a->id) &&
-	    !agentdir_supervised(h->d->c.paths.home, a->id, NULL) &&
-	    !proc_is(a->pid, a->started_ms))
+	if (!store_agent_state_is_live(a->state) || a->exited_ms != 0 ||
+	    !template_id_valid(a->id) ||
+	    agentdir_supervised(h->d->c.paths.home, a->id, NULL) ||
+	    proc_is(a->pid, a->started_ms))
+		return 0;
+	/* The registry may have missed the end (a store too busy at the
+	 * moment); the agent's own status knows better. */
+	st = agentdir_status(h->d->c.paths.home, a->id, NULL);
+	ended = st != NULL && !agentdir_state_is_live(json_string_value(
+	    json_object_get(st, "state")));
+	json_decref(st);
+	if (!ended)
 		json_object_set_new(h->ids, a->id, json_true());
 	return 0;
 }

@@ -55,6 +55,11 @@ json_t *spawn_request_do(struct spawn_ctx *c, const json_t *req);
 /* The same through the daemon when one runs (and c->local is false). */
 json_t *spawn_request(struct spawn_ctx *c, const json_t *req);
 
+/* The spawn request that starts agent id again as its status says it
+ * was started (template, arguments, environment, trace, session), or
+ * NULL when the status names no template. */
+json_t *spawn_request_again(const json_t *status, const char *id);
+
 /* An error response (new reference) from err. */
 json_t *spawn_error_response(const struct starry_err *err);
 /* Print a failed response's message and return its exit status. */

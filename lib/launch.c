@@ -70,7 +70,9 @@ launch_child(const struct launch_request *r, const struct template *t,
 	    dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
 	    dup3(ready, LAUNCH_READY_FD, O_CLOEXEC) < 0)
 		_exit(EX_OSERR);
-	close_range(LAUNCH_READY_FD + 1, ~0u, 0);
+	if (close_range(LAUNCH_READY_FD + 1, ~0u, 0) < 0)
+		for (long fd = LAUNCH_READY_FD + 1; fd < sysconf(_SC_OPEN_MAX); fd++)
+			close((int)fd);
 	if (setsid() < 0)
 		_exit(EX_OSERR);
 	if (agentdir_lock(r->home, id, &o.lock_fd, &err) < 0)

@@ -236,7 +236,51 @@ pid_from_name(const char *name)
 struct proc_match {
 	pid_t ppid;	/* 0: not this */
 	pid_t pgid;	/* 0: not this */
+	const char *const *env;	/* NULL: not this */
 };
+
+/* Whether every entry of env ("NAME=value") is in pid's environment as
+ * it was at exec. */
+static bool
+environ_has(pid_t pid, const char *const *env)
+{
+	char path[64], *buf = NULL;
+	size_t len = 0, cap = 0;
+	bool all = true;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/environ", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	for (;;) {
+		if (len + 4096 > cap) {
+			char *grown;
+
+			cap = cap ? cap * 2 : 16384;
+			if (cap > (4u << 20) || (grown = realloc(buf, cap)) == NULL)
+				break;
+			buf = grown;
+		}
+		if ((n = read(fd, buf + len, cap - len - 1)) <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	for (size_t i = 0; env[i] != NULL && all; i++) {
+		size_t want = strlen(env[i]) + 1, off = 0;
+
+		all = false;
+		while (off < len && !all) {
+			size_t entry = strnlen(buf + off, len - off) + 1;
+
+			all = entry == want && memcmp(buf + off, env[i], want - 1) == 0;
+			off += entry;
+		}
+	}
+	free(buf);
+	return all && len > 0;
+}
 
 static int
 proc_scan(const struct proc_match *m, proc_pid_fn fn, void *ctx)
@@ -257,6 +301,8 @@ proc_scan(const struct proc_match *m, proc_pid_fn fn, void *ctx)
 		if (m->ppid && (st.ppid != m->ppid || st.state == 'Z'))
 			continue;
 		if (m->pgid && st.pgrp != m->pgid)
+			continue;
+		if (m->env && (st.state == 'Z' || !environ_has(pid, m->env)))
 			continue;
 		seen++;
 		if (fn(ctx, pid) != 0)
@@ -344,6 +390,14 @@ proc_each_in_group(pid_t pgid, proc_pid_fn fn, void *ctx)
 		errno = ESRCH;
 		return -1;
 	}
+	return proc_scan(&m, fn, ctx);
+}
+
+int
+proc_each_with_env(const char *const *env, proc_pid_fn fn, void *ctx)
+{
+	struct proc_match m = { .env = env };
+
 	return proc_scan(&m, fn, ctx);
 }
 

@@ -42,6 +42,12 @@ int proc_each_child(pid_t ppid, proc_pid_fn fn, void *ctx);
  * Returns the number seen, or -1 when /proc cannot be read. */
 int proc_each_in_group(pid_t pgid, proc_pid_fn fn, void *ctx);
 
+/* Call fn for each live process whose environment (as it was at its
+ * exec) holds every entry of env ("NAME=value", NULL-terminated): what is
+ * left of an agent, wherever it went (a scan of /proc; processes of other
+ * users cannot be read and are passed over). Returns the number seen. */
+int proc_each_with_env(const char *const *env, proc_pid_fn fn, void *ctx);
+
 /* Private memory of pid in bytes (Private_Clean + Private_Dirty of
  * /proc/PID/smaps_rollup). Returns 0 or -1. */
 int proc_private_bytes(pid_t pid, uint64_t *bytes);

@@ -15,6 +15,7 @@
 #include "hub.h"
 #include "paths.h"
 #include "sink.h"
+#include "sock.h"
 #include "store.h"
 
 #define SINK_RECONNECT_MS 1000		/* between tries to reach the hub */
@@ -22,7 +23,7 @@
 #define SINK_QUEUE_MAX (64u << 20)	/* bytes waiting for the store */
 
 struct sink {
-	char *db, *runtime;
+	char *db, *hub_path;
 	int hub;			/* -1: not connected */
 	int64_t next_try_ms;
 	char *queue;
@@ -38,8 +39,8 @@ sink_new(const char *home, const char *runtime)
 		return NULL;
 	s->hub = -1;
 	s->db = starry_path_join(home, STORE_FILE);
-	s->runtime = strdup(runtime);
-	if (s->db == NULL || s->runtime == NULL) {
+	s->hub_path = starry_path_join(runtime, HUB_SOCK_NAME);
+	if (s->db == NULL || s->hub_path == NULL) {
 		sink_free(s);
 		return NULL;
 	}
@@ -55,7 +56,7 @@ sink_free(struct sink *s)
 		close(s->hub);
 	free(s->queue);
 	free(s->db);
-	free(s->runtime);
+	free(s->hub_path);
 	free(s);
 }
 
@@ -68,7 +69,8 @@ hub_try_connect(struct sink *s)
 	if (s->hub >= 0 || now < s->next_try_ms)
 		return;
 	s->next_try_ms = now + SINK_RECONNECT_MS;
-	s->hub = hub_connect(s->runtime, NULL);
+	/* Never wait for a hub that does not take us: the store will. */
+	s->hub = sock_connect_nowait(s->hub_path, NULL);
 	if (s->hub >= 0 &&
 	    setsockopt(s->hub, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
 		close(s->hub);

@@ -171,6 +171,30 @@ sock_connect(const char *path, struct starry_err *err)
 }
 
 int
+sock_connect_nowait(const char *path, struct starry_err *err)
+{
+	struct sockaddr_un sa;
+	int fd, saved;
+
+	if (sock_address(path, &sa, err) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return starry_err_sys(err, EX_OSERR, "socket");
+	/* A Unix stream connect does not go on in the background: it is
+	 * made at once, or refused with EAGAIN when the backlog is full. */
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return starry_err_sys(err, saved == EAGAIN ? EX_TEMPFAIL :
+		    EX_UNAVAILABLE, "cannot connect to %s", path);
+	}
+	return fd;
+}
+
+int
 sock_peer(int fd, struct sock_peer *peer, struct starry_err *err)
 {
 	struct ucred cred;

@@ -16,6 +16,10 @@ int sock_listen(const char *path, struct starry_err *err);
  * (EX_UNAVAILABLE when nobody listens there). */
 int sock_connect(const char *path, struct starry_err *err);
 
+/* The same without ever waiting: a listener whose backlog is full (a
+ * stalled server) is EX_TEMPFAIL at once. The fd returned is blocking. */
+int sock_connect_nowait(const char *path, struct starry_err *err);
+
 struct sock_peer {
 	pid_t pid;
 	uid_t uid;

@@ -298,3 +298,65 @@ is_state() {
 	run jq -r .identity.id "$STARRY_HOME/templates.cache/late.json"
 	assert_output late
 }
+
+@test "serve --boot: the health check kills only what carries the agent's id and home, never a recycled pid" {
+	# a stranger in a group of its own, whose pid the registry names
+	setsid sleep 300 &
+	stranger=$!
+	mkdir -p "$STARRY_HOME/agents/ghost"
+	printf '{"id":"ghost","template":"sleeper","state":"running","pid":%d,"started":1000}\n' \
+		"$stranger" >"$STARRY_HOME/agents/ghost/status.json"
+	start_daemon --boot
+	run cat serve.log
+	assert_output --partial "agent ghost was interrupted"
+	kill -0 "$stranger"
+	kill "$stranger"
+	[ "$(agent_state ghost)" = failed ]
+}
+
+@test "serve: a list of 800 agents comes back whole through the socket" {
+	for i in $(seq 1 800); do
+		mkdir -p "$STARRY_HOME/agents/a$i"
+		printf '{"id":"a%d","template":"sleeper","state":"exited","reason":"%0400d"}\n' \
+			"$i" 0 >"$STARRY_HOME/agents/a$i/status.json"
+	done
+	start_daemon
+	run starry-spawn list --json
+	assert_success
+	[ "${#lines[@]}" -eq 800 ]
+}
+
+@test "run: an agent that exits before its ready-fd says so fails the run, with why" {
+	cat >"$STARRY_CONFIG/agents/early.yaml" <<-'EOF'
+	identity: {id: early}
+	runtime:
+	  command: [sh, -c, "echo bye >&2; exit 3"]
+	  ready-fd: 3
+	  restart: always
+	EOF
+	run starry-spawn run early
+	assert_failure 69
+	assert_output --partial "agent early did not come up: exited with status 3"
+	[ "$(agent_state early)" = failed ]
+}
+
+@test "restart: a restart whose command has gone away backs off instead of spinning" {
+	cp "$(command -v sleep)" "$BATS_TEST_TMPDIR/mysleep"
+	cat >"$STARRY_CONFIG/agents/fragile.yaml" <<-EOF
+	identity: {id: fragile}
+	runtime:
+	  command: [$BATS_TEST_TMPDIR/mysleep, "60"]
+	  restart: always
+	  backoff: {initial: 5s, max: 5s, jitter: 0}
+	EOF
+	starry-spawn run fragile >/dev/null
+	rm "$BATS_TEST_TMPDIR/mysleep"
+	printf 'restart\n' >"$STARRY_HOME/agents/fragile/control"
+	wait_for 10 is_state fragile backoff
+	run starry-spawn status fragile --json
+	assert_output --partial 'cannot run'
+	# and it still obeys a stop at once
+	run timeout 10 starry-spawn stop fragile
+	assert_success
+	[ "$(agent_state fragile)" = stopped ]
+}
