@@ -418,6 +418,9 @@ follow(const char *dir, const char *log, int fd)
 	p[0] = (struct pollfd){.fd = in, .events = POLLIN};
 	p[1] = (struct pollfd){.fd = cli_signalfd(&set, signals), .events = POLLIN};
 	for (;;) {
+		/* Truncated in place (logs.keep 0): from its start again. */
+		if (fstat(fd, &b) == 0 && b.st_size < lseek(fd, 0, SEEK_CUR))
+			lseek(fd, 0, SEEK_SET);
 		copy_out(fd);
 		if (stat(log, &a) == 0 && fstat(fd, &b) == 0 &&
 		    (a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {

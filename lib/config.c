@@ -1206,8 +1206,8 @@ config_suggest(const char *key, const char *const *allowed)
 	return best;
 }
 
-static const char *
-type_name(const json_t *v)
+const char *
+config_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -1255,7 +1255,7 @@ config_check_keys(const struct config_scope *s, const char *const *allowed,
 		return 0;
 	if (!json_is_object(s->node))
 		return config_fail(s, NULL, err, "expected an object, got %s",
-		    type_name(s->node));
+		    config_type_name(s->node));
 	json_object_foreach(s->node, key, v) {
 		for (i = 0; allowed[i] != NULL; i++)
 			if (strcmp(allowed[i], key) == 0)
@@ -1287,7 +1287,7 @@ value_for(const struct config_scope *s, const char *key, int flags,
 	} else {
 		if (s->node != NULL && !json_is_object(s->node))
 			return config_fail(s, NULL, err,
-			    "expected an object, got %s", type_name(s->node));
+			    "expected an object, got %s", config_type_name(s->node));
 		config_scope_member(s, key, v);
 	}
 	if (v->node != NULL && !json_is_null(v->node))
@@ -1310,7 +1310,7 @@ config_get_string(const struct config_scope *s, const char *key, int flags,
 		return rc;
 	if (!json_is_string(v.node))
 		return config_fail(&v, NULL, err, "expected a string, got %s",
-		    type_name(v.node));
+		    config_type_name(v.node));
 	*out = json_string_value(v.node);
 	return 0;
 }
@@ -1349,7 +1349,7 @@ config_get_int(const struct config_scope *s, const char *key, int flags,
 		return rc;
 	if (!json_is_integer(v.node))
 		return config_fail(&v, NULL, err, "expected an integer, got %s",
-		    type_name(v.node));
+		    config_type_name(v.node));
 	n = json_integer_value(v.node);
 	if (n < min || n > max)
 		return config_fail(&v, NULL, err,
@@ -1371,7 +1371,7 @@ config_get_number(const struct config_scope *s, const char *key, int flags,
 		return rc;
 	if (!json_is_number(v.node))
 		return config_fail(&v, NULL, err, "expected a number, got %s",
-		    type_name(v.node));
+		    config_type_name(v.node));
 	d = json_number_value(v.node);
 	if (d < min || d > max)
 		return config_fail(&v, NULL, err,
@@ -1402,7 +1402,7 @@ config_get_bool(const struct config_scope *s, const char *key, int flags,
 				    "(a string in YAML 1.2)",
 				    json_string_value(v.node));
 	return config_fail(&v, NULL, err, "expected true or false, got %s",
-	    type_name(v.node));
+	    config_type_name(v.node));
 }
 
 int
@@ -1445,7 +1445,7 @@ config_get_duration(const struct config_scope *s, const char *key, int flags,
 	}
 	if (!json_is_string(v.node))
 		return config_fail(&v, NULL, err,
-		    "expected a duration such as '30s', got %s", type_name(v.node));
+		    "expected a duration such as '30s', got %s", config_type_name(v.node));
 	if (config_parse_duration(json_string_value(v.node), ms, &sub) < 0)
 		return config_fail(&v, NULL, err, "%s", sub.msg);
 	return 0;
@@ -1471,7 +1471,7 @@ config_get_size(const struct config_scope *s, const char *key, int flags,
 	}
 	if (!json_is_string(v.node))
 		return config_fail(&v, NULL, err,
-		    "expected a size such as '64K', got %s", type_name(v.node));
+		    "expected a size such as '64K', got %s", config_type_name(v.node));
 	if (config_parse_size(json_string_value(v.node), bytes, &sub) < 0)
 		return config_fail(&v, NULL, err, "%s", sub.msg);
 	return 0;
@@ -1496,7 +1496,7 @@ config_get_string_list(const struct config_scope *s, const char *key,
 		count = json_array_size(v.node);
 	else
 		return config_fail(&v, NULL, err,
-		    "expected a list of strings, got %s", type_name(v.node));
+		    "expected a list of strings, got %s", config_type_name(v.node));
 	if ((list = calloc(count + 1, sizeof *list)) == NULL)
 		return starry_err_set(err, EX_OSERR, "out of memory");
 	if (json_is_string(v.node)) {
@@ -1507,7 +1507,7 @@ config_get_string_list(const struct config_scope *s, const char *key,
 			if (!json_is_string(el.node)) {
 				free(list);
 				return config_fail(&el, NULL, err,
-				    "expected a string, got %s", type_name(el.node));
+				    "expected a string, got %s", config_type_name(el.node));
 			}
 			list[i] = json_string_value(el.node);
 		}
@@ -1532,7 +1532,7 @@ get_container(const struct config_scope *s, const char *key, int flags,
 	}
 	if (object ? !json_is_object(out->node) : !json_is_array(out->node))
 		return config_fail(out, NULL, err, "expected %s, got %s", what,
-		    type_name(out->node));
+		    config_type_name(out->node));
 	return 0;
 }
 

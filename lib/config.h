@@ -138,6 +138,10 @@ int config_get_object(const struct config_scope *s, const char *key, int flags,
 int config_get_array(const struct config_scope *s, const char *key, int flags,
     struct config_scope *out, struct starry_err *err);
 
+/* How a node's type reads in a message: "an object", "a list", "a
+ * string", "an integer", "a number", "a boolean", "null". */
+const char *config_type_name(const json_t *v);
+
 /* Parsers for configuration and command-line values; errors are EX_CONFIG
  * with a message naming the text ("invalid duration '5x': ...").
  * Durations: whole numbers with units d, h, m, s, ms, largest first, each

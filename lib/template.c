@@ -192,29 +192,6 @@ nomem(struct starry_err *err)
 	return starry_err_set(err, EX_OSERR, "out of memory");
 }
 
-static const char *
-kind_of(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "a list";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		break;
-	}
-	return "null";
-}
-
 /* dir/rel for a relative command or plugin path; leading "./" dropped. */
 static char *
 path_against(const char *dir, const char *rel)
@@ -432,7 +409,7 @@ read_stop(const struct config_scope *rt, struct template *t,
 	if (!json_is_string(v.node))
 		return config_fail(&v, NULL, err,
 		    "expected a signal name such as TERM or a number, got %s",
-		    kind_of(v.node));
+		    config_type_name(v.node));
 	name = json_string_value(v.node);
 	if ((sig = template_signal_number(name)) < 0)
 		return config_fail(&v, NULL, err,
@@ -489,7 +466,7 @@ env_value(const struct config_scope *e, const char *key, char **out,
 		return 0;
 	}
 	return config_fail(e, key, err,
-	    "expected a string, a number or a boolean, got %s", kind_of(v));
+	    "expected a string, a number or a boolean, got %s", config_type_name(v));
 }
 
 static int
@@ -547,7 +524,7 @@ runtime_read(const struct config_scope *rt, const char *const *also,
 	allowed[n] = NULL;
 	if (rt->node == NULL || !json_is_object(rt->node))
 		return config_fail(rt, NULL, err, "expected an object, got %s",
-		    rt->node ? kind_of(rt->node) : "nothing");
+		    rt->node ? config_type_name(rt->node) : "nothing");
 	if (config_check_keys(rt, allowed, err) < 0 ||
 	    template_get_argv(rt, "command", dir, &t->argv, &t->argc, err) < 0)
 		return -1;
@@ -620,7 +597,7 @@ read_plugin(const struct config_scope *el, const char *dir,
 
 	if (el->node == NULL || !json_is_object(el->node))
 		return config_fail(el, NULL, err,
-		    "expected an object with a name, got %s", kind_of(el->node));
+		    "expected an object with a name, got %s", config_type_name(el->node));
 	if (config_get_string(el, "name", CONFIG_REQUIRED, &name, err) < 0 ||
 	    config_get_string(el, "path", CONFIG_OPTIONAL, &path, err) < 0)
 		return -1;
@@ -826,7 +803,7 @@ template_from_doc(struct config_doc *doc, const char *name, const char *file,
 	if (!json_is_object(root.node))
 		return config_fail(&root, NULL, err, "expected an object "
 		    "(identity, plugins, runtime, ...), got %s",
-		    kind_of(root.node));
+		    config_type_name(root.node));
 	if ((t = calloc(1, sizeof *t)) == NULL)
 		return nomem(err);
 	template_defaults(t);
