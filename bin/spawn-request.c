@@ -248,6 +248,10 @@ do_spawn(struct spawn_ctx *c, const json_t *req)
 		r.session_id = member_string(req, "sessionId", false, &error);
 	if (error == NULL)
 		r.cause_id = member_string(req, "causeId", false, &error);
+	if (error == NULL && json_object_get(req, "restore") != NULL &&
+	    !json_is_boolean(json_object_get(req, "restore")))
+		error = fail(EX_USAGE, "field \"restore\": expected true or false");
+	r.restore = json_is_true(json_object_get(req, "restore"));
 	if (error == NULL &&
 	    member_strings(req, "args", false, &args, &r.nargs, keep, &error) == 0)
 		member_strings(req, "env", true, &env, &r.nenv, keep, &error);

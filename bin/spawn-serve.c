@@ -643,8 +643,9 @@ boot_master(struct daemon *d)
 		boot_step(d, "master", "skipped", "starry.yaml names no master", NULL);
 		return;
 	}
-	req = json_pack("{s:s, s:s, s:s*, s:s}", "method", "spawn", "template",
-	    s->master_template, "id", s->master_id, "traceId", d->trace);
+	req = json_pack("{s:s, s:s, s:s*, s:s, s:b}", "method", "spawn",
+	    "template", s->master_template, "id", s->master_id, "traceId",
+	    d->trace, "restore", 1);
 	resp = daemon_request(d, req, false);
 	if (json_is_true(json_object_get(resp, "ok")))
 		snprintf(detail, sizeof detail, "%s (pid %lld)", json_string_value(

@@ -53,7 +53,9 @@ read -r _ < "$demo/ready"
 cat "$demo/serve.log" >&2
 
 say "the master asked for a worker (agent.start); waiting for its report"
-reported() { starry-state query --type demo:delegated 2>/dev/null | grep -q .; }
+reported() {
+	[ "$(starry-state query --type 'demo:*' 2>/dev/null | wc -l)" -ge 2 ]
+}
 poll 10 reported
 finished() { starry-spawn status worker-1 --json 2>/dev/null | grep -q '"state":"exited"'; }
 poll 10 finished

@@ -2,9 +2,12 @@
  * freed here; the forked supervisor has its own copy of the memory. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +49,33 @@ launch_load_template(const struct launch_request *r, struct template **out,
 	return 0;
 }
 
+/* The supervisor is a fork of its caller, and lives as long as its
+ * agent: the caller's heap and stack pages that it will not use go back
+ * to the system, so that they do not stay as its private memory. */
+static void
+launch_shed_memory(void)
+{
+	unsigned long lo, hi;
+	char line[256], here;
+	uintptr_t sp = (uintptr_t)&here, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t keep = 16 * 1024;	/* below us: what the calls to come use */
+	FILE *f;
+
+	malloc_trim(0);
+	if ((f = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, "[stack]") != NULL &&
+		    sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+			break;
+		else
+			lo = hi = 0;
+	fclose(f);
+	sp = (sp - keep) & ~(page - 1);
+	if (lo != 0 && sp > lo && sp < hi)
+		madvise((void *)lo, sp - lo, MADV_DONTNEED);
+}
+
 /* In the forked child: become the agent's supervisor. Never returns. */
 static void
 launch_child(const struct launch_request *r, const struct template *t,
@@ -58,6 +88,7 @@ launch_child(const struct launch_request *r, const struct template *t,
 		.session_id = r->session_id, .cause_id = r->cause_id,
 		.ready_fd = LAUNCH_READY_FD, .self_exe = r->self_exe,
 		.log_max = r->log_max, .log_keep = r->log_keep,
+		.restore = r->restore,
 	};
 	struct starry_err err;
 	char line[sizeof err.msg + 16];
@@ -75,6 +106,7 @@ launch_child(const struct launch_request *r, const struct template *t,
 			close((int)fd);
 	if (setsid() < 0)
 		_exit(EX_OSERR);
+	launch_shed_memory();
 	if (agentdir_lock(r->home, id, &o.lock_fd, &err) < 0)
 		goto fail;
 	rc = supervise(&o, &err);

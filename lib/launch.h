@@ -6,6 +6,7 @@
 #ifndef STARRY_LAUNCH_H
 #define STARRY_LAUNCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -25,6 +26,8 @@ struct launch_request {
 	size_t nenv;
 	const char *trace_id, *session_id, *cause_id;	/* NULL: none */
 	const struct template_context *ctx;
+	bool restore;			/* its last snapshot, whatever the
+					   template says */
 	const char *self_exe;		/* starry-spawn, for tool calls */
 	uint64_t log_max;
 	unsigned log_keep;

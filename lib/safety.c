@@ -20,22 +20,37 @@ safety_tool_name(const json_t *payload)
 	return tool ? tool : json_string_value(json_object_get(payload, "name"));
 }
 
-/* FNV-1a over the tool's name and its arguments in canonical form. */
+/* FNV-1a over strings, each ended by a byte no string holds; never 0. */
+static uint64_t
+fnv(const char *const *parts, int n)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (int i = 0; i < n; i++) {
+		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
+			h = (h ^ *p) * 1099511628211ull;
+		h = (h ^ 0xff) * 1099511628211ull;
+	}
+	return h ? h : 1;
+}
+
+/* The tool's name and its arguments in canonical form. */
 static uint64_t
 call_hash(const char *tool, const json_t *args)
 {
 	char *text = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS |
 	    JSON_ENCODE_ANY) : NULL;
-	uint64_t h = 14695981039346656037ull;
 	const char *parts[2] = {tool, text ? text : "null"};
+	uint64_t h = fnv(parts, 2);
 
-	for (int i = 0; i < 2; i++) {
-		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
-			h = (h ^ *p) * 1099511628211ull;
-		h = (h ^ 0xff) * 1099511628211ull;
-	}
 	free(text);
 	return h;
+}
+
+static uint64_t
+id_hash(const char *id)
+{
+	return fnv(&id, 1);
 }
 
 void
@@ -50,7 +65,7 @@ safety_note_call(struct safety *s, const json_t *payload)
 		return;
 	if (args == NULL)
 		args = json_object_get(payload, "args");
-	snprintf(s->calls[i].id, sizeof s->calls[i].id, "%s", id);
+	s->calls[i].id = id_hash(id);
 	snprintf(s->calls[i].tool, sizeof s->calls[i].tool, "%s", tool);
 	s->calls[i].hash = call_hash(tool, args);
 }
@@ -59,8 +74,10 @@ safety_note_call(struct safety *s, const json_t *payload)
 static int
 call_of(const struct safety *s, const char *id)
 {
-	for (int i = 0; id != NULL && i < SAFETY_CALLS; i++)
-		if (s->calls[i].id[0] != '\0' && strcmp(s->calls[i].id, id) == 0)
+	uint64_t h = id ? id_hash(id) : 0;
+
+	for (int i = 0; h != 0 && i < SAFETY_CALLS; i++)
+		if (s->calls[i].id == h)
 			return i;
 	return -1;
 }

@@ -17,14 +17,14 @@
 #define SAFETY_STREAK      5	/* failures in a row: a warning */
 #define SAFETY_WINDOW      10	/* results the error rate is taken over */
 #define SAFETY_STOP_RATE   0.8	/* that rate or more stops the agent */
-#define SAFETY_CALLS       64	/* calls remembered to match results */
+#define SAFETY_CALLS       32	/* calls remembered to match results */
 #define SAFETY_SIGNATURES  16	/* failing calls counted at once */
 
 struct safety {
 	struct {
-		char id[EVENT_MAX_FIELD + 1];	/* toolCallId */
-		char tool[EVENT_MAX_FIELD + 1];
+		uint64_t id;			/* hash of its toolCallId; 0: none */
 		uint64_t hash;			/* of tool and arguments */
+		char tool[64];			/* its name, for the message */
 	} calls[SAFETY_CALLS];
 	unsigned next_call;
 	struct {

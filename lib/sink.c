@@ -1,13 +1,14 @@
 /* Where a producer's events go: see sink.h. The queue for the store is one
  * buffer of '\n'-terminated lines, owned here. */
 #include <errno.h>
-#include <malloc.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -153,8 +154,9 @@ sink_send(struct sink *s, const char *line, size_t len, unsigned flags,
 	return queue_put(s, line, len, err);
 }
 
-int
-sink_flush(struct sink *s, struct starry_err *err)
+/* Append the queue to the store in one transaction. */
+static int
+store_queue(const struct sink *s, struct starry_err *err)
 {
 	struct event_view view;
 	struct store *st = NULL;
@@ -163,8 +165,6 @@ sink_flush(struct sink *s, struct starry_err *err)
 	char *nl;
 	int rc = -1;
 
-	if (s->len == 0)
-		return 0;
 	if (store_open(&st, s->db, STORE_CREATE, err) < 0 ||
 	    store_begin(st, err) < 0)
 		goto out;
@@ -179,19 +179,62 @@ sink_flush(struct sink *s, struct starry_err *err)
 		}
 		off += n + 1;
 	}
-	if (store_commit(st, err) < 0)
-		goto out;
-	s->len = 0;
-	rc = 0;
+	rc = store_commit(st, err);
 out:
 	store_close(st);
-	/* The store's pages go back to the system between flushes: a
-	 * supervisor is meant to stay small. */
-	if (s->len == 0 && s->cap > (1u << 20)) {
+	return rc;
+}
+
+/* The store is written by a short-lived child: SQLite's caches, schema
+ * and statements never settle in the heap of a process that lives as
+ * long as its agent (a supervisor, the daemon). Its error comes back on
+ * a pipe. */
+int
+sink_flush(struct sink *s, struct starry_err *err)
+{
+	struct starry_err child_err = {.code = EX_SOFTWARE};
+	int fds[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (s->len == 0)
+		return 0;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return starry_err_sys(err, EX_OSERR, "cannot make a pipe");
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return starry_err_sys(err, EX_OSERR, "cannot fork");
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		if (store_queue(s, &child_err) == 0)
+			_exit(0);
+		if (write(fds[1], &child_err, sizeof child_err) < 0)
+			_exit(child_err.code);
+		_exit(child_err.code);
+	}
+	close(fds[1]);
+	do
+		n = read(fds[0], &child_err, sizeof child_err);
+	while (n < 0 && errno == EINTR);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (n != (ssize_t)sizeof child_err)
+			starry_err_set(&child_err, EX_SOFTWARE, "the store's writer "
+			    "ended with status %d", status);
+		child_err.msg[sizeof child_err.msg - 1] = '\0';
+		if (err != NULL)
+			*err = child_err;
+		return -1;
+	}
+	s->len = 0;
+	if (s->cap > (1u << 20)) {
 		free(s->queue);
 		s->queue = NULL;
 		s->cap = 0;
 	}
-	malloc_trim(0);
-	return rc;
+	return 0;
 }

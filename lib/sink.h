@@ -26,10 +26,12 @@ void sink_free(struct sink *s);
 int sink_send(struct sink *s, const char *line, size_t len, unsigned flags,
     struct starry_err *err);
 
-/* Store what waits, in one transaction, then close the store: a writer
- * that appends now and then holds no database between times. Returns 0,
- * or -1 with err (the lines stay queued, up to a bound, for the next
- * flush). */
+/* Store what waits, in one transaction, from a short-lived child
+ * process: a long-lived writer that appends now and then holds no
+ * database, and none of its memory, between times. The caller's waitpid
+ * loops must leave the child to this call (it waits for it by pid).
+ * Returns 0, or -1 with err (the lines stay queued, up to a bound, for
+ * the next flush). */
 int sink_flush(struct sink *s, struct starry_err *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -728,7 +729,10 @@ sv_start(struct supervisor *sv, struct starry_err *err)
 		return -1;
 	snprintf(sv->spawned, sizeof sv->spawned, "%s",
 	    json_string_value(json_object_get(spawned, "id")));
-	snapshot = sv_load_snapshot(sv);
+	/* Only for who wants it: the store is not opened in the way of a
+	 * start otherwise. */
+	if (t->snapshot_restore || sv->o->restore)
+		snapshot = sv_load_snapshot(sv);
 	template_argv_free(sv->envp);
 	template_argv_free(sv->argv);
 	sv->argv = NULL;
@@ -1311,7 +1315,7 @@ sv_read_stdout(struct supervisor *sv)
 static void
 sv_read_stderr(struct supervisor *sv)
 {
-	char buf[16384];
+	char buf[4096];
 	ssize_t n = read(sv->err, buf, sizeof buf);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -1787,31 +1791,39 @@ sv_free(struct supervisor *sv)
 int
 supervise(const struct supervise_options *o, struct starry_err *err)
 {
-	struct supervisor sv = {
-		.o = o, .state = SV_STARTING, .in = -1, .out = -1, .err = -1,
-		.notify = -1, .status = -1, .sigfd = -1, .ctl = -1, .log = -1,
-	};
+	/* Mapped, not on the stack nor the heap: pages of it that are
+	 * never written (the tool slots, most of the time) cost nothing. */
+	struct supervisor *sv = mmap(NULL, sizeof *sv, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char uuid_buf[EVENT_UUID_LEN + 1];
 	int rc = -1;
 
-	outbuf_init(&sv.to_agent, -1);
-	sv.since_ms = sv_now_ms();
-	snprintf(sv.session, sizeof sv.session, "%s",
+	if (sv == MAP_FAILED)
+		return starry_err_set(err, EX_OSERR, "out of memory");
+	/* Field by field: a struct assignment would write every page. */
+	sv->o = o;
+	sv->state = SV_STARTING;
+	sv->in = sv->out = sv->err = sv->notify = -1;
+	sv->status = sv->sigfd = sv->ctl = sv->log = -1;
+
+	outbuf_init(&sv->to_agent, -1);
+	sv->since_ms = sv_now_ms();
+	snprintf(sv->session, sizeof sv->session, "%s",
 	    o->session_id ? o->session_id : "default");
-	snprintf(sv.cause, sizeof sv.cause, "%s", o->cause_id ? o->cause_id : "");
+	snprintf(sv->cause, sizeof sv->cause, "%s", o->cause_id ? o->cause_id : "");
 	if (o->trace_id != NULL) {
-		snprintf(sv.trace, sizeof sv.trace, "%s", o->trace_id);
+		snprintf(sv->trace, sizeof sv->trace, "%s", o->trace_id);
 	} else {
 		json_t *t = event_create("KERNEL:TICK_START", NULL, NULL, NULL);
 
 		snprintf(uuid_buf, sizeof uuid_buf, "%s", t ?
 		    json_string_value(json_object_get(t, "traceId")) : "");
-		snprintf(sv.trace, sizeof sv.trace, "%s", uuid_buf);
+		snprintf(sv->trace, sizeof sv->trace, "%s", uuid_buf);
 		json_decref(t);
 	}
-	sv.dir = agentdir_path(o->home, o->id, NULL);
-	sv.sink = sink_new(o->home, o->runtime);
-	if (sv.dir == NULL || sv.sink == NULL) {
+	sv->dir = agentdir_path(o->home, o->id, NULL);
+	sv->sink = sink_new(o->home, o->runtime);
+	if (sv->dir == NULL || sv->sink == NULL) {
 		starry_err_set(err, EX_OSERR, "out of memory");
 		goto out;
 	}
@@ -1819,38 +1831,39 @@ supervise(const struct supervise_options *o, struct starry_err *err)
 		starry_err_sys(err, EX_OSERR, "cannot become a subreaper");
 		goto out;
 	}
-	if (sv_signals(&sv, err) < 0 || sv_open_control(&sv, err) < 0 ||
-	    sv_freeze_template(&sv, err) < 0)
+	if (sv_signals(sv, err) < 0 || sv_open_control(sv, err) < 0 ||
+	    sv_freeze_template(sv, err) < 0)
 		goto out;
-	if (sv_open_log(&sv) < 0) {
+	if (sv_open_log(sv) < 0) {
 		starry_err_sys(err, EX_CANTCREAT, "cannot open the log of %s", o->id);
 		goto out;
 	}
-	if (sv_start(&sv, err) < 0) {
-		snprintf(sv.reason, sizeof sv.reason, "%.500s", err->msg);
-		sv.state = SV_DONE;
-		snprintf(sv.final, sizeof sv.final, "failed");
-		sv_write_status(&sv);
+	if (sv_start(sv, err) < 0) {
+		snprintf(sv->reason, sizeof sv->reason, "%.500s", err->msg);
+		sv->state = SV_DONE;
+		snprintf(sv->final, sizeof sv->final, "failed");
+		sv_write_status(sv);
 		goto out;
 	}
-	sv_started(&sv);
-	sv_flush_events(&sv);
-	if (sv_loop(&sv) < 0) {
+	sv_started(sv);
+	sv_flush_events(sv);
+	if (sv_loop(sv) < 0) {
 		starry_err_sys(err, EX_OSERR, "poll");
 		goto out;
 	}
-	sv_flush_events(&sv);
-	if (!sv.announced) {
+	sv_flush_events(sv);
+	if (!sv->announced) {
 		starry_err_set(err, EX_UNAVAILABLE, "agent %s did not come up: %s",
-		    o->id, sv.reason);
+		    o->id, sv->reason);
 		goto out;
 	}
-	if (strcmp(sv.final, "failed") != 0 || sv.status < 0)
+	if (strcmp(sv->final, "failed") != 0 || sv->status < 0)
 		rc = 0;
 	else
-		rc = WIFSIGNALED(sv.status) ? 128 + WTERMSIG(sv.status) :
-		    WEXITSTATUS(sv.status) ? WEXITSTATUS(sv.status) : 1;
+		rc = WIFSIGNALED(sv->status) ? 128 + WTERMSIG(sv->status) :
+		    WEXITSTATUS(sv->status) ? WEXITSTATUS(sv->status) : 1;
 out:
-	sv_free(&sv);
+	sv_free(sv);
+	munmap(sv, sizeof *sv);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #ifndef STARRY_SUPERVISE_H
 #define STARRY_SUPERVISE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,9 @@ struct supervise_options {
 	/* The request that caused this agent (DESIGN section 2, rule 3);
 	 * NULL trace: a fresh one, NULL session: "default". */
 	const char *trace_id, *session_id, *cause_id;
+	bool restore;			/* hand it its last snapshot even if
+					   its template does not ask (the
+					   master, spec 13 phase 3) */
 	int lock_fd;			/* the agent's lock (agentdir_lock) */
 	int ready_fd;			/* gets "PID\n" once the agent is up;
 					   -1: none */

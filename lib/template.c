@@ -46,7 +46,7 @@ static const char *const limits_keys[] = {
 	"memory", "cpu", "tokens", "nofile", NULL
 };
 static const char *const stop_keys[] = { "signal", "timeout", NULL };
-static const char *const snapshot_keys[] = { "every", NULL };
+static const char *const snapshot_keys[] = { "every", "restore", NULL };
 
 /* Template files in agents/, in the order template_find tries them. */
 static const char *const template_exts[] = { ".yaml", ".yml", ".json", NULL };
@@ -353,8 +353,8 @@ read_holddown(const struct config_scope *rt, struct template *t,
 
 	if (config_get_object(rt, "holddown", CONFIG_OPTIONAL, &h, err) < 0 ||
 	    config_check_keys(&h, holddown_keys, err) < 0 ||
-	    config_get_int(&h, "failures", CONFIG_OPTIONAL, 0, INT32_MAX,
-	    &t->holddown_failures, err) < 0 ||
+	    config_get_int(&h, "failures", CONFIG_OPTIONAL, 0,
+	    TEMPLATE_HOLDDOWN_FAILURES_MAX, &t->holddown_failures, err) < 0 ||
 	    get_duration_min(&h, "within", 1, &t->holddown_within_ms, err) < 0 ||
 	    get_duration_min(&h, "for", 1, &t->holddown_for_ms, err) < 0)
 		return -1;
@@ -429,7 +429,10 @@ read_snapshot(const struct config_scope *rt, struct template *t,
 	    config_check_keys(&sn, snapshot_keys, err) < 0 ||
 	    get_duration_min(&sn, "every", 0, &t->snapshot_every_ms, err) < 0)
 		return -1;
-	return 0;
+	/* An agent that takes snapshots wants the last one back. */
+	t->snapshot_restore = t->snapshot_every_ms > 0;
+	return config_get_bool(&sn, "restore", CONFIG_OPTIONAL,
+	    &t->snapshot_restore, err);
 }
 
 static bool
@@ -735,7 +738,8 @@ runtime_json(const struct template *t)
 	    put(st, "signal", signame ? json_string(signame) :
 	    json_integer(t->stop_signal)) &&
 	    put(st, "timeout", duration_json(t->stop_timeout_ms)) &&
-	    put(sn, "every", duration_json(t->snapshot_every_ms));
+	    put(sn, "every", duration_json(t->snapshot_every_ms)) &&
+	    put(sn, "restore", json_boolean(t->snapshot_restore));
 	if (ok && rt != NULL) {
 		ok = put(rt, "command", json_incref(cmd)) &&
 		    put(rt, "driver", json_string(template_driver_name(t->driver))) &&

@@ -44,6 +44,8 @@ struct template_plugin {
 #define TEMPLATE_HOLDDOWN_WITHIN_MS (10 * 60 * 1000)
 #define TEMPLATE_HOLDDOWN_FOR_MS    (5 * 60 * 1000)
 #define TEMPLATE_STOP_TIMEOUT_MS    10000
+#define TEMPLATE_HOLDDOWN_FAILURES_MAX 64	/* the supervisor remembers
+						   no more failures */
 
 struct template {
 	char *name;		/* the template's name ("reviewer") */
@@ -69,6 +71,8 @@ struct template {
 	int stop_signal;			/* SIGTERM by default */
 	int64_t stop_timeout_ms;
 	int64_t snapshot_every_ms;		/* 0: none */
+	bool snapshot_restore;			/* handed its last snapshot at
+						   start (STARRY_SNAPSHOT) */
 	int ready_fd;				/* runtime.ready-fd; -1: none */
 	bool network;				/* sandbox: keep the network */
 	char **env;		/* runtime.env as "KEY=VALUE", NULL-terminated */

@@ -775,12 +775,13 @@ EOF
 	[ "$(cat "$STARRY_HOME/agents/limited/limits")" = "$(printf 'nofile 64\nas 65536\ncpu 1')" ]
 }
 
-@test "env: STARRY_SNAPSHOT names a file with the agent's last snapshot" {
+@test "env: STARRY_SNAPSHOT names a file with the agent's last snapshot when its template restores" {
 	template keeper <<EOF
 identity: {id: keeper}
 runtime:
   command: [$AGENTS/env.sh]
   stop: {timeout: 500ms}
+  snapshot: {restore: true}
 EOF
 	echo '{"step":1}' | starry-state snapshot save keeper
 	echo '{"step":2,"notes":["x"]}' | starry-state snapshot save keeper

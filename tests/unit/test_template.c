@@ -248,7 +248,7 @@ test_a_minimal_template_gets_every_default(void **state)
 	    "\"holddown\":{\"failures\":5,\"for\":\"5m\",\"within\":\"10m\"},"
 	    "\"limits\":{\"cpu\":\"0s\",\"memory\":0,\"nofile\":0,\"tokens\":0},"
 	    "\"network\":false,\"restart\":\"on-failure\","
-	    "\"snapshot\":{\"every\":\"0s\"},"
+	    "\"snapshot\":{\"every\":\"0s\",\"restore\":false},"
 	    "\"stop\":{\"signal\":\"TERM\",\"timeout\":\"10s\"}}");
 	free(s);
 	template_free(t);
@@ -545,7 +545,7 @@ test_each_runtime_value_is_checked(void **state)
 	assert_refused("identity: {id: a}\nruntime: {command: [x], "
 	    "holddown: {failures: -1}}\n",
 	    "agents/t.yaml:2:36: runtime.holddown.failures: expected an integer "
-	    "from 0 to 2147483647, got -1");
+	    "from 0 to 64, got -1");
 	assert_refused("identity: {id: a}\nruntime: {command: [x], "
 	    "stop: {signal: TERMINATE}}\n",
 	    "agents/t.yaml:2:32: runtime.stop.signal: unknown signal 'TERMINATE' "
