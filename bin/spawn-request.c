@@ -223,15 +223,21 @@ bad:
 	return -1;
 }
 
-static json_t *
-do_spawn(struct spawn_ctx *c, const json_t *req)
+void
+spawn_launch_base(struct spawn_ctx *c, struct launch_request *r)
 {
-	struct launch_request r = {
+	*r = (struct launch_request){
 		.home = c->paths.home, .runtime = c->paths.runtime,
 		.config = c->paths.config, .ctx = &c->tctx,
 		.self_exe = c->self_exe[0] ? c->self_exe : NULL,
 		.log_max = c->settings->log_max, .log_keep = c->settings->log_keep,
 	};
+}
+
+static json_t *
+do_spawn(struct spawn_ctx *c, const json_t *req)
+{
+	struct launch_request r;
 	const char **args = NULL, **env = NULL;
 	json_t *error = NULL, *keep = json_array(), *resp;
 	struct launch_result res;
@@ -239,6 +245,7 @@ do_spawn(struct spawn_ctx *c, const json_t *req)
 	char *cached = NULL;
 	int rc;
 
+	spawn_launch_base(c, &r);
 	r.template = member_string(req, "template", true, &error);
 	if (error == NULL)
 		r.id = member_string(req, "id", false, &error);
@@ -265,7 +272,10 @@ do_spawn(struct spawn_ctx *c, const json_t *req)
 		resp = fail(EX_USAGE, "invalid agent id '%s'", r.id);
 		goto out;
 	}
-	rc = launch_agent(&r, &res, &err);
+	if (c->spare != NULL && c->spare->pid > 0)
+		rc = launch_spare_use(c->spare, &r, &res, &err);
+	else
+		rc = launch_agent(&r, &res, &err);
 	if (rc < 0 && err.code == EX_CONFIG && c->degraded_ok &&
 	    strchr(r.template, '/') == NULL &&
 	    (cached = template_cache_path(c->paths.home, r.template)) != NULL &&

@@ -77,6 +77,7 @@ struct daemon {
 	unsigned nkids;
 	struct sink *sink;
 	struct dedup_window *seen;
+	struct launch_spare spare;	/* the next agent's supervisor */
 	int64_t hub_retry;
 	char trace[EVENT_UUID_LEN + 1];
 	bool stop;
@@ -167,10 +168,17 @@ reap_kids(struct daemon *d)
 	unsigned j = 0;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+		if (pid == d->spare.pid) {
+			/* It died waiting: another takes its place. */
+			close(d->spare.request);
+			close(d->spare.ready);
+			d->spare.pid = 0;
+		}
 		for (unsigned i = 0; i < d->nkids; i++)
 			if (d->kids[i].supervisor == pid)
 				d->kids[i].supervisor = 0;
+	}
 	for (unsigned i = 0; i < d->nkids; i++)
 		if (d->kids[i].supervisor != 0)
 			d->kids[j++] = d->kids[i];
@@ -689,6 +697,7 @@ daemon_open(struct daemon *d)
 	spawn_ctx_open(&d->c);
 	d->c.local = true;
 	d->c.degraded_ok = true;
+	d->c.spare = &d->spare;
 	if (starry_mkdir_p(d->c.paths.runtime, 0700, &err) < 0 ||
 	    starry_mkdir_p(d->c.paths.home, 0700, &err) < 0)
 		diag_die_err(&err);
@@ -723,6 +732,20 @@ daemon_open(struct daemon *d)
 	watch_templates(d);
 }
 
+/* Keep a supervisor forked ahead of the next spawn request. */
+static void
+spare_ready(struct daemon *d)
+{
+	struct launch_request base;
+	struct starry_err err;
+
+	if (d->spare.pid > 0)
+		return;
+	spawn_launch_base(&d->c, &base);
+	if (launch_spare_fork(&base, &d->spare, &err) < 0)
+		diag_warn("no spare supervisor: %s", err.msg);
+}
+
 static void
 reload_settings(struct daemon *d)
 {
@@ -733,6 +756,8 @@ reload_settings(struct daemon *d)
 		diag_warn("%s; the settings in force stay", err.msg);
 		return;
 	}
+	/* The spare holds the old settings: it goes. */
+	launch_spare_drop(&d->spare);
 	settings_free(d->c.settings);
 	d->c.settings = s;
 	d->c.tctx.agent_runner = (const char *const *)s->agent_runner;
@@ -764,6 +789,7 @@ serve_loop(struct daemon *d)
 	while (!d->stop) {
 		unsigned n;
 
+		spare_ready(d);
 		hub_subscribe(d);
 		p[P_SIG] = (struct pollfd){.fd = d->sig, .events = POLLIN};
 		p[P_LISTEN] = (struct pollfd){.fd = d->listen, .events = POLLIN};
@@ -822,6 +848,7 @@ spawn_serve_main(int argc, char **argv)
 	cli_signal_ready(&d.ready);
 	serve_loop(&d);
 	diag_note("stopping: %u agents to stop", d.nkids);
+	launch_spare_drop(&d.spare);
 	stop_kids(&d);
 	for (unsigned i = d.nconns; i-- > 0;)
 		conn_close(&d, i);

@@ -11,6 +11,7 @@
 #include <limits.h>
 
 #include "cli.h"
+#include "launch.h"
 #include "settings.h"
 #include "template.h"
 
@@ -42,11 +43,16 @@ struct spawn_ctx {
 	bool local;			/* never ask the daemon (it is us) */
 	bool degraded_ok;		/* a template that fails may run as
 					   its cached version (the daemon) */
+	struct launch_spare *spare;	/* a supervisor forked ahead, or
+					   NULL (the daemon keeps one) */
 };
 
 /* Resolve the places and read starry.yaml, or die (78). */
 void spawn_ctx_open(struct spawn_ctx *c);
 void spawn_ctx_close(struct spawn_ctx *c);
+
+/* The places and settings of a launch, the rest left empty. */
+void spawn_launch_base(struct spawn_ctx *c, struct launch_request *r);
 
 /* Do a control request here: {"method":M, ...} -> {"ok":true,"result":R}
  * or {"ok":false,"error":{"code","message","exit"}}. The methods and their

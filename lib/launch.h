@@ -53,4 +53,24 @@ int launch_agent(const struct launch_request *r, struct launch_result *res,
 int launch_load_template(const struct launch_request *r, struct template **out,
     struct starry_err *err);
 
+/* A spare supervisor, forked ahead of need (by the daemon, between
+ * requests): taking on a request, it needs no fork in the way of the
+ * agent's start, as s6-supervise is there before s6-svc -u. */
+struct launch_spare {
+	pid_t pid;		/* 0: none */
+	int request, ready;	/* our ends of its two pipes */
+};
+
+/* Fork a spare now. base gives the places and settings (home, runtime,
+ * config, ctx, self_exe, logs); the rest comes with the request. */
+int launch_spare_fork(const struct launch_request *base,
+    struct launch_spare *sp, struct starry_err *err);
+/* Hand r to the spare (which is then used up: sp->pid becomes 0) and
+ * wait as launch_agent does; a spare that does not take the request is
+ * let go, and launch_agent does it instead. */
+int launch_spare_use(struct launch_spare *sp, const struct launch_request *r,
+    struct launch_result *res, struct starry_err *err);
+/* Let an unused spare go (it exits) and reap it. */
+void launch_spare_drop(struct launch_spare *sp);
+
 #endif
