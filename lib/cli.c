@@ -1,9 +1,11 @@
 /* Shared command-line handling: see cli.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -118,7 +120,14 @@ int
 cli_dispatch(const char *progname, const char *usage,
     const struct cli_subcommand *subs, size_t nsubs, int argc, char **argv)
 {
+	uint32_t seed;
+
 	diag_set_progname(progname);
+	/* jansson's hash seed from getrandom, not from opening
+	 * /dev/urandom: a command that starts often starts faster. */
+	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == sizeof seed &&
+	    seed != 0)
+		json_object_seed(seed);
 	if (argc < 2)
 		diag_die_usage("missing subcommand");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {

@@ -1745,6 +1745,16 @@ out:
 	return rc;
 }
 
+/* Whether the command names the frozen template ("{manifest}"). */
+static bool
+sv_reads_manifest(const struct template *t)
+{
+	for (size_t i = 0; i < t->argc; i++)
+		if (strstr(t->argv[i], "{manifest}") != NULL)
+			return true;
+	return false;
+}
+
 static int
 sv_freeze_template(struct supervisor *sv, struct starry_err *err)
 {
@@ -1752,7 +1762,6 @@ sv_freeze_template(struct supervisor *sv, struct starry_err *err)
 	char *text = template_dump(sv->o->template, &len);
 	int rc;
 
-	sv->frozen = agentdir_path(sv->o->home, sv->o->id, AGENTDIR_TEMPLATE);
 	if (text == NULL || sv->frozen == NULL) {
 		free(text);
 		return starry_err_set(err, EX_OSERR, "out of memory");
@@ -1837,8 +1846,9 @@ supervise(const struct supervise_options *o, struct starry_err *err)
 		json_decref(t);
 	}
 	sv->dir = agentdir_path(o->home, o->id, NULL);
+	sv->frozen = agentdir_path(o->home, o->id, AGENTDIR_TEMPLATE);
 	sv->sink = sink_new(o->home, o->runtime);
-	if (sv->dir == NULL || sv->sink == NULL) {
+	if (sv->dir == NULL || sv->frozen == NULL || sv->sink == NULL) {
 		starry_err_set(err, EX_OSERR, "out of memory");
 		goto out;
 	}
@@ -1846,18 +1856,29 @@ supervise(const struct supervise_options *o, struct starry_err *err)
 		starry_err_sys(err, EX_OSERR, "cannot become a subreaper");
 		goto out;
 	}
-	if (sv_signals(sv, err) < 0 || sv_open_control(sv, err) < 0 ||
-	    sv_freeze_template(sv, err) < 0)
+	if (sv_signals(sv, err) < 0)
 		goto out;
 	if (sv_open_log(sv) < 0) {
 		starry_err_sys(err, EX_CANTCREAT, "cannot open the log of %s", o->id);
 		goto out;
 	}
+	/* The agent first, and then what only its supervisor needs; but a
+	 * runner that reads the frozen template finds it written. */
+	if (sv_reads_manifest(o->template) && sv_freeze_template(sv, err) < 0)
+		goto out;
 	if (sv_start(sv, err) < 0) {
 		snprintf(sv->reason, sizeof sv->reason, "%.500s", err->msg);
 		sv->state = SV_DONE;
 		snprintf(sv->final, sizeof sv->final, "failed");
 		sv_write_status(sv);
+		goto out;
+	}
+	if ((!sv_reads_manifest(o->template) && sv_freeze_template(sv, err) < 0) ||
+	    sv_open_control(sv, err) < 0) {
+		/* No way to control it: it does not run uncontrolled. */
+		sv_signal_all(sv, SIGKILL);
+		while (waitpid(sv->pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		goto out;
 	}
 	sv_started(sv);
