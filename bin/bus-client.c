@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cloudevents.h"
 #include "hub.h"
+#include "fdio.h"
 #include "ingest.h"
 #include "outbuf.h"
 #include "store.h"

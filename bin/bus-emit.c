@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "cloudevents.h"
 #include "event.h"
+#include "fdio.h"
 #include "ingest.h"
 #include "sock.h"
 

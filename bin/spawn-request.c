@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "config.h"
 #include "event.h"
+#include "fdio.h"
 #include "launch.h"
 #include "proc.h"
 #include "sock.h"
@@ -167,6 +168,19 @@ member_string(const json_t *req, const char *key, bool required,
 	return json_string_value(v);
 }
 
+/* The agent id a request names, checked; NULL with *error set. */
+static const char *
+member_id(const json_t *req, json_t **error)
+{
+	const char *id = member_string(req, "id", true, error);
+
+	if (id != NULL && !template_id_valid(id)) {
+		*error = fail(EX_USAGE, "invalid agent id '%.128s'", id);
+		return NULL;
+	}
+	return id;
+}
+
 /* A list of strings from a request member (array), as a NULL-terminated
  * array of borrowed strings; for env, an object becomes "K=V" (owned by
  * *keep). */
@@ -304,14 +318,12 @@ static json_t *
 do_stop(struct spawn_ctx *c, const json_t *req)
 {
 	json_t *error = NULL, *view;
-	const char *id = member_string(req, "id", true, &error);
+	const char *id = member_id(req, &error);
 	struct starry_err err;
 	pid_t sup;
 
 	if (id == NULL)
 		return error;
-	if (!template_id_valid(id))
-		return fail(EX_USAGE, "invalid agent id '%s'", id);
 	if (!agentdir_supervised(c->paths.home, id, &sup))
 		return fail(EX_NEGATIVE, "agent %s is not running", id);
 	if (agentdir_control(c->paths.home, id, "stop", &err) < 0)
@@ -328,15 +340,13 @@ static json_t *
 do_kill(struct spawn_ctx *c, const json_t *req)
 {
 	json_t *error = NULL, *s = json_object_get(req, "signal");
-	const char *id = member_string(req, "id", true, &error);
+	const char *id = member_id(req, &error);
 	struct starry_err err;
 	char line[32];
 	int sig = SIGTERM;
 
 	if (id == NULL)
 		return error;
-	if (!template_id_valid(id))
-		return fail(EX_USAGE, "invalid agent id '%s'", id);
 	if (json_is_string(s))
 		sig = template_signal_number(json_string_value(s));
 	else if (json_is_integer(s))
@@ -371,13 +381,11 @@ static json_t *
 do_restart(struct spawn_ctx *c, const json_t *req)
 {
 	json_t *error = NULL, *view, *again, *resp;
-	const char *id = member_string(req, "id", true, &error);
+	const char *id = member_id(req, &error);
 	struct starry_err err;
 
 	if (id == NULL)
 		return error;
-	if (!template_id_valid(id))
-		return fail(EX_USAGE, "invalid agent id '%s'", id);
 	if ((view = spawn_agent_view(c->paths.home, id, &err)) == NULL)
 		return spawn_error_response(&err);
 	if (json_is_true(json_object_get(view, "supervised"))) {
@@ -429,13 +437,11 @@ static json_t *
 do_status(struct spawn_ctx *c, const json_t *req)
 {
 	json_t *error = NULL, *view;
-	const char *id = member_string(req, "id", true, &error);
+	const char *id = member_id(req, &error);
 	struct starry_err err;
 
 	if (id == NULL)
 		return error;
-	if (!template_id_valid(id))
-		return fail(EX_USAGE, "invalid agent id '%s'", id);
 	view = spawn_agent_view(c->paths.home, id, &err);
 	return view ? ok(view) : spawn_error_response(&err);
 }
@@ -465,37 +471,6 @@ spawn_request_do(struct spawn_ctx *c, const json_t *req)
 	    "restart, list, status)", m);
 }
 
-/* One line from fd (the daemon's answer), malloc'd, or NULL. */
-static char *
-read_line(int fd)
-{
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *grown;
-	ssize_t n;
-
-	for (;;) {
-		if (len + 4096 > cap) {
-			cap = cap ? cap * 2 : 65536;
-			if (cap > SPAWN_RESPONSE_MAX ||
-			    (grown = realloc(buf, cap)) == NULL)
-				break;
-			buf = grown;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (memchr(buf + len - n, '\n', (size_t)n) != NULL) {
-			buf[len] = '\0';
-			return buf;
-		}
-	}
-	free(buf);
-	return NULL;
-}
-
 json_t *
 spawn_request(struct spawn_ctx *c, const json_t *req)
 {
@@ -517,7 +492,7 @@ spawn_request(struct spawn_ctx *c, const json_t *req)
 	text = json_dumps(req, JSON_COMPACT);
 	/* json_is_object evaluates its argument twice: load first. */
 	if (text != NULL && (size_t)dprintf(fd, "%s\n", text) == strlen(text) + 1 &&
-	    (answer = read_line(fd)) != NULL)
+	    (answer = fdio_read(fd, SPAWN_RESPONSE_MAX, true, NULL)) != NULL)
 		resp = json_loads(answer, 0, NULL);
 	if (!json_is_object(resp)) {
 		json_decref(resp);

@@ -13,6 +13,7 @@
 
 #include "agentdir.h"
 #include "atomic.h"
+#include "fdio.h"
 #include "paths.h"
 
 char *
@@ -156,23 +157,6 @@ agentdir_write_status(const char *home, const char *id, const json_t *doc,
 	free(text);
 	free(path);
 	return rc;
-}
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 int

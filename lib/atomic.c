@@ -12,27 +12,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len > SSIZE_MAX ? SSIZE_MAX : len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+#include "fdio.h"
 
 /* fsync the folder holding path, so that the rename is durable. */
 static int

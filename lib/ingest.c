@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cloudevents.h"
+#include "fdio.h"
 #include "ingest.h"
 
 int
@@ -36,24 +37,6 @@ ingest_close(struct ingest *in)
 	in->conv = NULL;
 	free(in->conv_out);
 	in->conv_out = NULL;
-}
-
-int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
 }
 
 static int

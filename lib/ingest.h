@@ -71,7 +71,5 @@ int ingest_files(struct ingest *in, char *const *files, int nfiles,
     ingest_accept_fn accept, void (*idle)(void *ctx), void *ctx,
     struct starry_err *err);
 
-/* write(2) all of buf, riding out EINTR and short writes (blocking fds). */
-int write_all(int fd, const void *buf, size_t len);
 
 #endif

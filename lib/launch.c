@@ -17,6 +17,7 @@
 
 #include "agentdir.h"
 #include "driver.h"
+#include "fdio.h"
 #include "launch.h"
 #include "supervise.h"
 
@@ -287,31 +288,16 @@ launch_spare_wait(const struct launch_request *base)
 	struct launch_request r = *base;
 	struct starry_err err;
 	struct template *t;
-	char *text = NULL, head[600];
-	size_t len = 0, cap = 0;
+	char *text, head[600];
+	size_t len;
 	json_t *req;
-	ssize_t n;
 	int k;
 
-	for (;;) {
-		if (len + 4096 > cap) {
-			char *grown;
-
-			cap = cap ? cap * 2 : 16384;
-			if (cap > LAUNCH_REQUEST_MAX ||
-			    (grown = realloc(text, cap)) == NULL)
-				_exit(EX_OSERR);
-			text = grown;
-		}
-		n = read(LAUNCH_REQUEST_FD, text + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len == 0)
-		_exit(0);	/* dropped unused */
+	/* All of it: the daemon closes its end after the request. Nothing
+	 * at all: dropped unused. */
+	if ((text = fdio_read(LAUNCH_REQUEST_FD, LAUNCH_REQUEST_MAX, false,
+	    &len)) == NULL)
+		_exit(0);
 	close(LAUNCH_REQUEST_FD);
 	if ((req = json_loadb(text, len, 0, NULL)) == NULL)
 		_exit(EX_SOFTWARE);
@@ -377,23 +363,6 @@ fail:
 			close(request[i]);
 	}
 	return -1;
-}
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 int
