@@ -314,26 +314,45 @@ out:
 	return resp;
 }
 
+/* Wait until the supervisor of id (pid sup) has stopped it and gone:
+ * the answer to a stop, with the agent's final status. */
 static json_t *
-do_stop(struct spawn_ctx *c, const json_t *req)
+stop_finish(struct spawn_ctx *c, const char *id, pid_t sup)
 {
-	json_t *error = NULL, *view;
-	const char *id = member_id(req, &error);
 	struct starry_err err;
-	pid_t sup;
+	json_t *view;
 
-	if (id == NULL)
-		return error;
-	if (!agentdir_supervised(c->paths.home, id, &sup))
-		return fail(EX_NEGATIVE, "agent %s is not running", id);
-	if (agentdir_control(c->paths.home, id, "stop", &err) < 0)
-		return spawn_error_response(&err);
 	if (wait_gone(sup, stop_timeout_of(c->paths.home, id) +
 	    SPAWN_STOP_EXTRA_MS) < 0)
 		return fail(EX_TEMPFAIL, "agent %s: its supervisor (pid %ld) has "
 		    "not finished stopping it", id, (long)sup);
 	view = spawn_agent_view(c->paths.home, id, &err);
 	return view ? ok(view) : spawn_error_response(&err);
+}
+
+/* With "wait": false the answer comes at once ({id, supervisor, state:
+ * stopping}), and the one who asked waits: the daemon does not. */
+static json_t *
+do_stop(struct spawn_ctx *c, const json_t *req)
+{
+	const json_t *w = json_object_get(req, "wait");
+	json_t *error = NULL;
+	const char *id = member_id(req, &error);
+	struct starry_err err;
+	pid_t sup;
+
+	if (id == NULL)
+		return error;
+	if (w != NULL && !json_is_boolean(w))
+		return fail(EX_USAGE, "field \"wait\": expected true or false");
+	if (!agentdir_supervised(c->paths.home, id, &sup))
+		return fail(EX_NEGATIVE, "agent %s is not running", id);
+	if (agentdir_control(c->paths.home, id, "stop", &err) < 0)
+		return spawn_error_response(&err);
+	if (json_is_false(w))
+		return ok(json_pack("{s:s, s:I, s:s}", "id", id, "supervisor",
+		    (json_int_t)sup, "state", "stopping"));
+	return stop_finish(c, id, sup);
 }
 
 static json_t *
@@ -476,7 +495,8 @@ spawn_request(struct spawn_ctx *c, const json_t *req)
 {
 	char *path, *text = NULL, *answer = NULL;
 	struct starry_err err;
-	json_t *resp = NULL;
+	json_t *resp = NULL, *stop = NULL;
+	const char *m;
 	int fd = -1;
 
 	if (c->local)
@@ -489,6 +509,15 @@ spawn_request(struct spawn_ctx *c, const json_t *req)
 	free(path);
 	if (fd < 0)
 		return spawn_request_do(c, req);	/* no daemon: do it here */
+	m = json_string_value(json_object_get(req, "method"));
+	if (m != NULL && strcmp(m, "stop") == 0 &&
+	    json_object_get(req, "wait") == NULL) {
+		/* The daemon sends the stop; the waiting is done here, so
+		 * that the daemon goes on serving meanwhile. */
+		stop = json_deep_copy(req);
+		json_object_set_new(stop, "wait", json_false());
+		req = stop;
+	}
 	text = json_dumps(req, JSON_COMPACT);
 	/* json_is_object evaluates its argument twice: load first. */
 	if (text != NULL && (size_t)dprintf(fd, "%s\n", text) == strlen(text) + 1 &&
@@ -502,5 +531,15 @@ spawn_request(struct spawn_ctx *c, const json_t *req)
 	free(text);
 	free(answer);
 	close(fd);
+	if (stop != NULL && json_is_true(json_object_get(resp, "ok"))) {
+		const json_t *r = json_object_get(resp, "result");
+		json_t *done = stop_finish(c, json_string_value(json_object_get(r,
+		    "id")), (pid_t)json_integer_value(json_object_get(r,
+		    "supervisor")));
+
+		json_decref(resp);
+		resp = done;
+	}
+	json_decref(stop);
 	return resp;
 }

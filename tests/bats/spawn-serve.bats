@@ -360,3 +360,25 @@ is_state() {
 	assert_success
 	[ "$(agent_state fragile)" = stopped ]
 }
+
+@test "serve: a slow stop does not hold the daemon up: list answers meanwhile" {
+	cat >"$STARRY_CONFIG/agents/stubborn.yaml" <<-'EOF'
+	identity: {id: stubborn}
+	runtime:
+	  command: [sh, -c, "trap '' TERM; while :; do sleep 1; done"]
+	  stop: {timeout: 3s}
+	EOF
+	start_daemon
+	starry-spawn run stubborn >/dev/null
+	starry-spawn stop stubborn >stop.out 2>&1 &
+	stopper=$!
+	wait_for 10 is_state stubborn stopping
+	SECONDS=0
+	run starry-spawn list --json
+	assert_success
+	[ "$SECONDS" -lt 2 ]
+	assert_output --partial '"state":"stopping"'
+	wait "$stopper"
+	[ "$(agent_state stubborn)" = stopped ]
+	grep -q 'stubborn: stopped' stop.out
+}
