@@ -398,6 +398,15 @@ push_root_entries(struct argv_build *b, struct starry_err *err)
 	return 0;
 }
 
+/* A folder under /tmp, which the sandbox replaces with its own, is bound
+ * read-only at its place. */
+static void
+bind_if_hidden(struct argv_build *b, const char *dir)
+{
+	if (dir != NULL && strncmp(dir, "/tmp/", 5) == 0)
+		push3(b, "--ro-bind", dir, dir);
+}
+
 static char **
 sandbox_argv(const struct template *t, char *const *command,
     const char *agent_dir, struct starry_err *err)
@@ -446,6 +455,17 @@ sandbox_argv(const struct template *t, char *const *command,
 	push(&b, "/dev");
 	push(&b, "--tmpfs");
 	push(&b, "/tmp");
+	/* What the agent runs from must not vanish under its own /tmp: the
+	 * template's folder and its command's, read-only. */
+	bind_if_hidden(&b, t->dir);
+	if (command[0] != NULL && command[0][0] == '/') {
+		const char *slash = strrchr(command[0], '/');
+
+		snprintf(dest, sizeof dest, "%.*s", (int)(slash - command[0]),
+		    command[0]);
+		if (strcmp(dest, t->dir != NULL ? t->dir : "") != 0)
+			bind_if_hidden(&b, dest);
+	}
 	push3(&b, "--bind", agent_dir, agent_dir);
 	for (i = 0; i < t->nplugins; i++) {
 		if (t->plugins[i].path == NULL)
