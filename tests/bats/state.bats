@@ -651,6 +651,9 @@ hold_write_lock() {
 	sqlite3 "$DB" < ctl > /dev/null 3>&- &
 	BG+=("$!")
 	exec 7> ctl
+	# A busy timeout: the probe below may hold the lock for a moment
+	# just when the holder asks for it.
+	echo '.timeout 10000' >&7
 	echo 'BEGIN IMMEDIATE;' >&7
 	wait_for 10 lock_is_held
 }
