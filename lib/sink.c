@@ -29,6 +29,8 @@ struct sink {
 	int64_t next_try_ms;
 	char *queue;
 	size_t len, cap;
+	int64_t first_ms;		/* when the oldest queued line came */
+	bool urgent;			/* a lifecycle event waits */
 };
 
 struct sink *
@@ -151,7 +153,21 @@ sink_send(struct sink *s, const char *line, size_t len, unsigned flags,
 		return -1;
 	if (hub_put(s, line, len) && !(flags & SINK_RECORD))
 		return 0;
+	if (s->len == 0)
+		s->first_ms = monotonic_ms();
+	if (flags & SINK_RECORD)
+		s->urgent = true;
 	return queue_put(s, line, len, err);
+}
+
+int64_t
+sink_flush_due(const struct sink *s)
+{
+	if (s->len == 0)
+		return 0;
+	if (s->urgent || s->len >= SINK_BATCH_BYTES)
+		return s->first_ms;
+	return s->first_ms + SINK_BATCH_MS;
 }
 
 /* Append the queue to the store in one transaction. */
@@ -231,6 +247,7 @@ sink_flush(struct sink *s, struct starry_err *err)
 		return -1;
 	}
 	s->len = 0;
+	s->urgent = false;
 	if (s->cap > (1u << 20)) {
 		free(s->queue);
 		s->queue = NULL;

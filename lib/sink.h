@@ -8,6 +8,7 @@
 #define STARRY_SINK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "diag.h"
 
@@ -25,6 +26,15 @@ void sink_free(struct sink *s);
  * when the line is not an event or memory ran out. */
 int sink_send(struct sink *s, const char *line, size_t len, unsigned flags,
     struct starry_err *err);
+
+/* When what waits for the store should be flushed (CLOCK_MONOTONIC ms):
+ * at once for lifecycle events (SINK_RECORD), else SINK_BATCH_MS after
+ * the first line queued, or at once past SINK_BATCH_BYTES; 0 when nothing
+ * waits. A caller that flushes only when this is due gathers a chatty
+ * producer's lines into few transactions. */
+#define SINK_BATCH_MS    200
+#define SINK_BATCH_BYTES (256u << 10)
+int64_t sink_flush_due(const struct sink *s);
 
 /* Store what waits, in one transaction, from a short-lived child
  * process: a long-lived writer that appends now and then holds no

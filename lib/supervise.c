@@ -1623,6 +1623,9 @@ sv_poll_timeout(struct supervisor *sv)
 		until = sv->status_due;
 	if (sv->next_snapshot != 0 && (until == 0 || sv->next_snapshot < until))
 		until = sv->next_snapshot;
+	if (sink_flush_due(sv->sink) != 0 &&
+	    (until == 0 || sink_flush_due(sv->sink) < until))
+		until = sink_flush_due(sv->sink);
 	if (until == 0)
 		return -1;
 	return until <= now ? 0 : (int)(until - now > 60000 ? 60000 : until - now);
@@ -1710,7 +1713,11 @@ sv_loop(struct supervisor *sv)
 			sv->status_due = monotonic_ms() + SV_STATUS_EVERY_MS;
 		if (sv->status_dirty && monotonic_ms() >= sv->status_due)
 			sv_write_status(sv);
-		sv_flush_events(sv);
+		/* The agent's own lines are gathered for a moment; its
+		 * lifecycle goes to the store at once. */
+		if (sink_flush_due(sv->sink) != 0 &&
+		    monotonic_ms() >= sink_flush_due(sv->sink))
+			sv_flush_events(sv);
 	}
 	return 0;
 }

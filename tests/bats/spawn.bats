@@ -1045,6 +1045,8 @@ EOF
 	wait_for 10 test -f "$wdir/marker"
 	[ "$(cat "$wdir/marker")" = "from-master trace-master" ]
 	result=$(cat "$mdir/result")
+	# the agent's events reach the store within a batch (SINK_BATCH_MS)
+	wait_for 5 has_event 1 EXEC:TOOL_CALL --source master
 	call=$(events EXEC:TOOL_CALL --source master)
 	[ "$(jq -c '[.type, .payload.toolCallId, .payload.success, .traceId, .parentId]' <<<"$result")" = \
 	    "[\"EXEC:TOOL_RESULT\",\"call-1\",true,\"trace-master\",$(jq .id <<<"$call")]" ]
