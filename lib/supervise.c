@@ -102,6 +102,7 @@ struct supervisor {
 	int64_t deadline;		/* monotonic; 0: none */
 	bool stopping_for_good, restart_now, killed;
 	bool announced;			/* ready_fd has been told */
+	bool recheck;			/* look at the agent's tree again now */
 	char reason[512];		/* why it stopped or failed */
 	char final[16];			/* stopped, exited, failed */
 
@@ -1549,9 +1550,10 @@ sv_read_control(struct supervisor *sv)
 }
 
 /* Reap every child that has ended; the agent's end is noted in status. */
-static void
+static unsigned
 sv_reap(struct supervisor *sv)
 {
+	unsigned others = 0;
 	int st;
 	pid_t pid;
 
@@ -1559,6 +1561,8 @@ sv_reap(struct supervisor *sv)
 		if (pid == sv->pid) {
 			sv->status = st;
 			sv->pid = -sv->pid;	/* ended; the group may live on */
+		} else if (!sv_is_tool(sv, pid)) {
+			others++;		/* a process of the agent's tree */
 		} else {
 			sv_tool_reaped(sv, pid);
 			for (unsigned i = 0; i < sv->nforeign; i++)
@@ -1566,6 +1570,7 @@ sv_reap(struct supervisor *sv)
 					sv->foreign[i] = sv->foreign[--sv->nforeign];
 		}
 	}
+	return others;
 }
 
 /* After reaping: is the agent wholly gone? Its leader ended and nothing
@@ -1584,6 +1589,13 @@ sv_check_gone(struct supervisor *sv)
 			sv->killed = true;
 			sv->deadline = monotonic_ms() + SV_KILL_GRACE_MS;
 		}
+		return;
+	}
+	/* The count above sees live processes only: one that died since
+	 * the last reaping is a zombie it missed, whose own child may be
+	 * on its way to us. Look again once it is reaped. */
+	if (sv_reap(sv) > 0) {
+		sv->recheck = true;
 		return;
 	}
 	sv->pid = -sv->pid;
@@ -1619,6 +1631,10 @@ sv_poll_timeout(struct supervisor *sv)
 {
 	int64_t now = monotonic_ms(), until = sv->deadline;
 
+	if (sv->recheck) {
+		sv->recheck = false;
+		return 0;
+	}
 	if (sv->status_dirty && (until == 0 || sv->status_due < until))
 		until = sv->status_due;
 	if (sv->next_snapshot != 0 && (until == 0 || sv->next_snapshot < until))
