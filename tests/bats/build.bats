@@ -65,10 +65,11 @@ install_to() {
 	assert_line --regexp '^master +master +process +running '
 	# the worker's report came back through the store
 	assert_line --partial '["worker-1","demo:report",'
-	# one trace holds the tool call, the worker it started and the answer
+	# one trace holds the tool call and, under it (in the order they were
+	# stored), the worker it started and the answer
 	assert_line --regexp '^\|-- EXEC:TOOL_CALL .* master '
-	assert_line --regexp '^\|   \|-- AGENT:SPAWNED .* worker-1 '
-	assert_line --regexp '^\|   `-- EXEC:TOOL_RESULT .* starry-spawn '
+	assert_line --regexp '^\|   [|`]-- AGENT:SPAWNED .* worker-1 '
+	assert_line --regexp '^\|   [|`]-- EXEC:TOOL_RESULT .* starry-spawn '
 	# route lets the urgent event out first
 	run bash -c 'printf "%s\n" "$0" | grep -A1 "urgent leaves first" | tail -1' "$output"
 	assert_output '[0,"alert:server_down","urgent"]'
