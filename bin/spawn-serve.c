@@ -92,11 +92,10 @@ static const struct option serve_options[] = {
 
 /* ---- events of the daemon's own ---- */
 
-/* Send an event from starry-spawn; payload stolen; id_out (may be NULL)
- * gets its id. */
+/* Send and record an event from starry-spawn; payload stolen. */
 static void
 daemon_event(struct daemon *d, const char *type, json_t *payload,
-    const char *trace, const char *session, const char *parent, char *id_out)
+    const char *trace, const char *session, const char *parent)
 {
 	struct event_origin o = {
 		.source = "starry-spawn", .trace_id = trace ? trace : d->trace,
@@ -104,32 +103,23 @@ daemon_event(struct daemon *d, const char *type, json_t *payload,
 	};
 	struct starry_err err;
 	json_t *ev = event_create(type, payload, &o, &err);
-	char *line;
-	size_t len;
 
-	if (ev == NULL) {
+	if (ev == NULL)
 		diag_warn("cannot make a %s event: %s", type, err.msg);
-		return;
-	}
-	if (id_out != NULL)
-		snprintf(id_out, EVENT_UUID_LEN + 1, "%s",
-		    json_string_value(json_object_get(ev, "id")));
-	if ((line = event_dump_line(ev, &len)) != NULL &&
-	    (sink_send(d->sink, line, len - 1, SINK_RECORD, &err) < 0 ||
-	    sink_flush(d->sink, &err) < 0))
+	else if (sink_send_event(d->sink, ev, SINK_RECORD, &err) < 0 ||
+	    sink_flush(d->sink, &err) < 0)
 		diag_warn("cannot record a %s event: %s", type, err.msg);
-	free(line);
 	json_decref(ev);
 }
 
 static void
 boot_step(struct daemon *d, const char *step, const char *status,
-    const char *detail, char *id_out)
+    const char *detail)
 {
 	diag_note("boot: %s: %s%s%s", step, status, detail ? ": " : "",
 	    detail ? detail : "");
 	daemon_event(d, "SPAWN:BOOT", json_pack("{s:s, s:s, s:s*}", "step", step,
-	    "status", status, "detail", detail), NULL, NULL, NULL, id_out);
+	    "status", status, "detail", detail), NULL, NULL, NULL);
 }
 
 /* ---- agents we started ---- */
@@ -245,7 +235,7 @@ spawn_event(struct daemon *d, const char *line, size_t len)
 		    "message"), "source", "starry-spawn"), json_string_value(
 		    json_object_get(ev, "traceId")), json_string_value(
 		    json_object_get(ev, "sessionId")), json_string_value(
-		    json_object_get(ev, "id")), NULL);
+		    json_object_get(ev, "id")));
 	}
 	json_decref(resp);
 	json_decref(req);
@@ -431,7 +421,7 @@ cache_template(void *ctx, const char *name, const char *path)
 	daemon_event(d, "KERNEL:ERROR", json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}",
 	    "code", "ETEMPLATE", "severity", "warning", "source", "starry-spawn",
 	    "message", err.msg, "template", name, "cached",
-	    cached && access(cached, R_OK) == 0), NULL, NULL, NULL, NULL);
+	    cached && access(cached, R_OK) == 0), NULL, NULL, NULL);
 	free(cached);
 	return 0;
 }
@@ -492,12 +482,12 @@ boot_infrastructure(struct daemon *d)
 			snprintf(detail, sizeof detail, "%s ready (pid %lld)", name,
 			    (long long)json_integer_value(json_object_get(
 			    json_object_get(resp, "result"), "pid")));
-			boot_step(d, "infrastructure", "ok", detail, NULL);
+			boot_step(d, "infrastructure", "ok", detail);
 		} else {
 			snprintf(detail, sizeof detail, "%s: %s", name,
 			    json_string_value(json_object_get(json_object_get(resp,
 			    "error"), "message")));
-			boot_step(d, "infrastructure", "failed", detail, NULL);
+			boot_step(d, "infrastructure", "failed", detail);
 		}
 		json_decref(resp);
 		json_decref(req);
@@ -548,7 +538,7 @@ health_recover(struct daemon *d, const char *id)
 	daemon_event(d, "KERNEL:ERROR", json_pack("{s:s, s:s, s:s, s:s, s:I}",
 	    "code", "EINTERRUPTED", "message", msg, "source", "starry-spawn",
 	    "agentId", id, "pid", json_integer_value(json_object_get(st, "pid"))),
-	    trace, NULL, NULL, NULL);
+	    trace, NULL, NULL);
 	if (asprintf(&env_id, "OPENSTARRY_AGENT_ID=%s", id) > 0 &&
 	    asprintf(&env_home, "OPENSTARRY_HOME=%s", d->c.paths.home) > 0) {
 		const char *const env[] = {env_id, env_home, NULL};
@@ -557,7 +547,7 @@ health_recover(struct daemon *d, const char *id)
 	}
 	daemon_event(d, "KERNEL:STATE_CHANGE", json_pack("{s:s, s:s, s:s, s:s}",
 	    "agentId", id, "from", "running", "to", "failed", "reason",
-	    "interrupted"), trace, NULL, NULL, NULL);
+	    "interrupted"), trace, NULL, NULL);
 	if (st != NULL) {
 		json_object_set_new(st, "state", json_string("failed"));
 		json_object_set_new(st, "reason", json_string("interrupted: its "
@@ -636,7 +626,7 @@ boot_health(struct daemon *d)
 	json_object_foreach(h.ids, id, v)
 		health_recover(d, id);
 	snprintf(detail, sizeof detail, "%zu interrupted", json_object_size(h.ids));
-	boot_step(d, "health", "ok", detail, NULL);
+	boot_step(d, "health", "ok", detail);
 	json_decref(h.ids);
 }
 
@@ -648,7 +638,7 @@ boot_master(struct daemon *d)
 	char detail[1200];
 
 	if (s->master_template == NULL) {
-		boot_step(d, "master", "skipped", "starry.yaml names no master", NULL);
+		boot_step(d, "master", "skipped", "starry.yaml names no master");
 		return;
 	}
 	req = json_pack("{s:s, s:s, s:s*, s:s, s:b}", "method", "spawn",
@@ -664,7 +654,7 @@ boot_master(struct daemon *d)
 		snprintf(detail, sizeof detail, "%s", json_string_value(
 		    json_object_get(json_object_get(resp, "error"), "message")));
 	boot_step(d, "master", json_is_true(json_object_get(resp, "ok")) ? "ok" :
-	    "failed", detail, NULL);
+	    "failed", detail);
 	json_decref(resp);
 	json_decref(req);
 }
@@ -674,12 +664,12 @@ boot(struct daemon *d)
 {
 	struct starry_err err;
 
-	boot_step(d, "start", "ok", d->c.settings->file, NULL);
+	boot_step(d, "start", "ok", d->c.settings->file);
 	boot_infrastructure(d);
 	boot_health(d);
 	if (template_each(d->c.paths.config, cache_template, d, &err) < 0)
 		diag_warn("%s", err.msg);
-	boot_step(d, "templates", "ok", NULL, NULL);
+	boot_step(d, "templates", "ok", NULL);
 	boot_master(d);
 }
 
@@ -844,7 +834,7 @@ spawn_serve_main(int argc, char **argv)
 		boot(&d);
 	else if (template_each(d.c.paths.config, cache_template, &d, NULL) < 0)
 		diag_warn("cannot read the templates");
-	boot_step(&d, "ready", "ok", NULL, NULL);
+	boot_step(&d, "ready", "ok", NULL);
 	cli_signal_ready(&d.ready);
 	serve_loop(&d);
 	diag_note("stopping: %u agents to stop", d.nkids);

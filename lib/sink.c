@@ -160,6 +160,21 @@ sink_send(struct sink *s, const char *line, size_t len, unsigned flags,
 	return queue_put(s, line, len, err);
 }
 
+int
+sink_send_event(struct sink *s, const json_t *ev, unsigned flags,
+    struct starry_err *err)
+{
+	size_t len;
+	char *line = event_dump_line(ev, &len);
+	int rc;
+
+	if (line == NULL)
+		return starry_err_set(err, EX_OSERR, "out of memory");
+	rc = sink_send(s, line, len - 1, flags, err);
+	free(line);
+	return rc;
+}
+
 int64_t
 sink_flush_due(const struct sink *s)
 {

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "diag.h"
 
 enum sink_flags {
@@ -25,6 +27,11 @@ void sink_free(struct sink *s);
  * store wait in the sink until sink_flush. Returns 0, or -1 with err
  * when the line is not an event or memory ran out. */
 int sink_send(struct sink *s, const char *line, size_t len, unsigned flags,
+    struct starry_err *err);
+
+/* The same for an event built with jansson (borrowed): written as one
+ * compact line and sent. */
+int sink_send_event(struct sink *s, const json_t *ev, unsigned flags,
     struct starry_err *err);
 
 /* When what waits for the store should be flushed (CLOCK_MONOTONIC ms):

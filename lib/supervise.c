@@ -253,35 +253,24 @@ sv_now_ms(void)
 	return event_now_ms();
 }
 
-/* A new event from the supervisor about its agent; payload stolen. */
+/* A lifecycle event from the supervisor about its agent (recorded in the
+ * store whether or not the hub takes it); payload stolen. */
 static void
 sv_emit(struct supervisor *sv, const char *type, json_t *payload,
-    const char *parent, unsigned flags, char *id_out)
+    const char *parent)
 {
 	struct event_origin o = {
 		.source = sv->o->id, .session_id = sv->session,
 		.trace_id = sv->trace, .parent_id = parent, .priority = -1,
 	};
 	struct starry_err err;
-	json_t *ev;
-	char *line;
-	size_t len;
+	json_t *ev = event_create(type, payload, &o, &err);
 
-	ev = event_create(type, payload, &o, &err);
-	if (ev == NULL) {
+	if (ev == NULL)
 		sv_log(sv, "cannot make a %s event: %s", type, err.msg);
-		return;
-	}
-	if (id_out != NULL)
-		snprintf(id_out, EVENT_UUID_LEN + 1, "%s",
-		    json_string_value(json_object_get(ev, "id")));
-	line = event_dump_line(ev, &len);
-	json_decref(ev);
-	if (line == NULL)
-		return;
-	if (sink_send(sv->sink, line, len - 1, flags, &err) < 0)
+	else if (sink_send_event(sv->sink, ev, SINK_RECORD, &err) < 0)
 		sv_log(sv, "cannot send a %s event: %s", type, err.msg);
-	free(line);
+	json_decref(ev);
 }
 
 static void
@@ -396,8 +385,7 @@ sv_enter(struct supervisor *sv, enum sv_state s)
 		sv_announce(sv);
 	sv_emit(sv, "KERNEL:STATE_CHANGE", json_pack("{s:s, s:s, s:s, s:s}",
 	    "agentId", sv->o->id, "from", from_buf, "to", sv_public_state(sv),
-	    "reason", sv->reason), sv->spawned[0] ? sv->spawned : sv->cause,
-	    SINK_RECORD, NULL);
+	    "reason", sv->reason), sv->spawned[0] ? sv->spawned : sv->cause);
 	sv_write_status(sv);
 }
 
@@ -807,13 +795,10 @@ sv_start(struct supervisor *sv, struct starry_err *err)
 	    "template", t->name, "driver", template_driver_name(t->driver),
 	    "pid", (json_int_t)pid, "restarts", (int)sv->restarts));
 	{
-		size_t len;
-		char *line = event_dump_line(spawned, &len);
+		struct starry_err serr;
 
-		if (line == NULL || sink_send(sv->sink, line, len - 1, SINK_RECORD,
-		    err) < 0)
-			sv_log(sv, "cannot send AGENT:SPAWNED");
-		free(line);
+		if (sink_send_event(sv->sink, spawned, SINK_RECORD, &serr) < 0)
+			sv_log(sv, "cannot send AGENT:SPAWNED: %s", serr.msg);
 	}
 	sv_log(sv, "started %s (pid %ld)", sv->argv[0], (long)pid);
 	rc = 0;
@@ -1014,7 +999,7 @@ sv_gone(struct supervisor *sv)
 		    code, "signal", WIFSIGNALED(sv->status) &&
 		    template_signal_name(WTERMSIG(sv->status)) ? json_string(
 		    template_signal_name(WTERMSIG(sv->status))) : json_null(),
-		    "ranMs", (json_int_t)ran), sv->spawned, SINK_RECORD, NULL);
+		    "ranMs", (json_int_t)ran), sv->spawned);
 		sv_log(sv, "pid %ld ended with status %d", (long)sv->pid, code);
 	}
 	sv->pid = sv->pgid = 0;
@@ -1143,7 +1128,7 @@ sv_stop_because(struct supervisor *sv, const char *code, const char *why)
 	sv_log(sv, "stopping: %s", why);
 	sv_emit(sv, "KERNEL:ERROR", json_pack("{s:s, s:s, s:s, s:s}", "code", code,
 	    "message", why, "source", "starry-spawn", "agentId", sv->o->id),
-	    sv->spawned, SINK_RECORD, NULL);
+	    sv->spawned);
 	sv_dispatch(sv, EV_STOP);
 }
 
@@ -1156,15 +1141,10 @@ static void sv_to_agent(struct supervisor *sv, json_t *ev);
 static void
 sv_tell_agent(struct supervisor *sv, json_t *ev)
 {
-	size_t len;
-	char *line;
-
 	if (ev == NULL)
 		return;
 	sv_to_agent(sv, ev);
-	if ((line = event_dump_line(ev, &len)) != NULL)
-		sink_send(sv->sink, line, len - 1, 0, NULL);
-	free(line);
+	sink_send_event(sv->sink, ev, 0, NULL);
 	json_decref(ev);
 }
 
@@ -1232,8 +1212,6 @@ sv_agent_line(struct supervisor *sv, const char *text, size_t len)
 	struct starry_err err;
 	json_t *ev = NULL, *payload;
 	const char *type;
-	char *line = NULL;
-	size_t n;
 
 	if (len > 0 && text[0] == '{')
 		ev = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
@@ -1249,16 +1227,14 @@ sv_agent_line(struct supervisor *sv, const char *text, size_t len)
 			ev = sv_reject(sv, text, len, err.msg);
 		}
 	}
-	if (ev == NULL || (line = event_dump_line(ev, &n)) == NULL)
-		goto out;
-	if (sink_send(sv->sink, line, n - 1, 0, &err) < 0) {
+	if (ev == NULL)
+		return;
+	if (sink_send_event(sv->sink, ev, 0, &err) < 0) {
+		/* Not an event after all (a bad type): kept in a reject. */
 		json_decref(ev);
-		free(line);
-		line = NULL;
-		ev = sv_reject(sv, text, len, err.msg);
-		if (ev == NULL || (line = event_dump_line(ev, &n)) == NULL)
-			goto out;
-		sink_send(sv->sink, line, n - 1, 0, NULL);
+		if ((ev = sv_reject(sv, text, len, err.msg)) == NULL)
+			return;
+		sink_send_event(sv->sink, ev, 0, NULL);
 	}
 	type = json_string_value(json_object_get(ev, "type"));
 	payload = json_object_get(ev, "payload");
@@ -1296,7 +1272,6 @@ sv_agent_line(struct supervisor *sv, const char *text, size_t len)
 			sv_stop_because(sv, "EERRORRATE", message);
 	}
 out:
-	free(line);
 	json_decref(ev);
 }
 
