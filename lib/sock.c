@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -150,41 +151,24 @@ fail:
 	return -1;
 }
 
-int
-sock_connect(const char *path, struct starry_err *err)
+/* Connect to path, waiting for the listener or (nowait) not: a Unix
+ * stream connect is then made at once, or refused with EAGAIN when the
+ * backlog is full. The fd returned is blocking either way. */
+static int
+connect_path(const char *path, bool nowait, struct starry_err *err)
 {
 	struct sockaddr_un sa;
 	int fd, saved;
 
 	if (sock_address(path, &sa, err) < 0)
 		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    (nowait ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0)
 		return starry_err_sys(err, EX_OSERR, "socket");
-	if (connect_fd(fd, &sa) < 0) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return starry_err_sys(err, EX_UNAVAILABLE, "cannot connect to %s", path);
-	}
-	return fd;
-}
-
-int
-sock_connect_nowait(const char *path, struct starry_err *err)
-{
-	struct sockaddr_un sa;
-	int fd, saved;
-
-	if (sock_address(path, &sa, err) < 0)
-		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return starry_err_sys(err, EX_OSERR, "socket");
-	/* A Unix stream connect does not go on in the background: it is
-	 * made at once, or refused with EAGAIN when the backlog is full. */
-	if (connect(fd, (const struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+	if ((nowait ? connect(fd, (const struct sockaddr *)&sa, sizeof sa) :
+	    connect_fd(fd, &sa)) < 0 || (nowait &&
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)) {
 		saved = errno;
 		close(fd);
 		errno = saved;
@@ -192,6 +176,18 @@ sock_connect_nowait(const char *path, struct starry_err *err)
 		    EX_UNAVAILABLE, "cannot connect to %s", path);
 	}
 	return fd;
+}
+
+int
+sock_connect(const char *path, struct starry_err *err)
+{
+	return connect_path(path, false, err);
+}
+
+int
+sock_connect_nowait(const char *path, struct starry_err *err)
+{
+	return connect_path(path, true, err);
 }
 
 int
