@@ -628,16 +628,16 @@ sv_build_env(struct supervisor *sv, const char *snapshot)
 	return envp;
 }
 
-/* In a child about to exec: no signal blocked or ignored, whatever the
- * supervisor (or whoever started it) had. */
+/* In a child about to exec: no signal blocked or ignored. An exec sets
+ * caught signals back to their defaults by itself, and the supervisor
+ * ignores only SIGPIPE (sv_signals): two calls, not one per signal, in
+ * the way of the agent's start. */
 static void
 sv_child_signals(void)
 {
 	sigset_t none;
 
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -1769,11 +1769,36 @@ sv_freeze_template(struct supervisor *sv, struct starry_err *err)
 	return rc;
 }
 
+/* Signals ignored by whoever started the supervisor (nohup, a shell's
+ * background job) go back to their defaults: an ignored SIGCHLD would
+ * reap the agent behind our back, and an agent is not to inherit them.
+ * Read from SigIgn in /proc/self/status; every signal when it cannot be
+ * read. */
+static void
+sv_default_signals(void)
+{
+	unsigned long long ignored = ~0ULL;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (f != NULL) {
+		while (fgets(line, sizeof line, f) != NULL)
+			if (sscanf(line, "SigIgn: %llx", &ignored) == 1)
+				break;
+		fclose(f);
+	}
+	for (int sig = 1; sig < NSIG; sig++)
+		if ((sig > 64 || ignored >> (sig - 1) & 1) && sig != SIGKILL &&
+		    sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+}
+
 static int
 sv_signals(struct supervisor *sv, struct starry_err *err)
 {
 	sigset_t set;
 
+	sv_default_signals();
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);

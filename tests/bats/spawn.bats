@@ -762,6 +762,19 @@ EOF
 	[ "$(cat "$dir/args")" = "$(printf 'a\nb c')" ]
 }
 
+@test "signals: started from a shell that ignores INT, HUP, QUIT and CHLD, the agent has no signal ignored or blocked, and its exit is seen" {
+	template sigs <<EOF
+identity: {id: sigs}
+runtime:
+  command: [sh, -c, 'grep -E "^Sig(Blk|Ign):" /proc/self/status > sigs; exit 3']
+  restart: never
+EOF
+	run sh -c 'trap "" INT HUP QUIT CHLD; exec starry-spawn run --wait sigs'
+	[ "$status" -eq 3 ]
+	[ "$(cat "$STARRY_HOME/agents/sigs/sigs")" = "$(printf 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000')" ]
+	[ "$(field sigs .state)" = failed ]
+}
+
 @test "limits: memory, nofile and cpu become the agent's resource limits" {
 	template limited <<EOF
 identity: {id: limited}
