@@ -55,6 +55,7 @@ static const char serve_usage[] =
 #define SERVE_CONNS_MAX  64
 #define SERVE_KIDS_MAX   4096
 #define SERVE_HUB_RETRY_MS 1000
+#define SERVE_SPARE_AFTER_MS SINK_RECORD_MS	/* a spare taken, the next */
 
 struct serve_conn {
 	int fd;
@@ -78,6 +79,8 @@ struct daemon {
 	struct sink *sink;
 	struct dedup_window *seen;
 	struct launch_spare spare;	/* the next agent's supervisor */
+	int64_t spare_due;		/* monotonic: when to fork the next;
+					   0: when one is wanted */
 	int64_t hub_retry;
 	char trace[EVENT_UUID_LEN + 1];
 	bool stop;
@@ -722,18 +725,33 @@ daemon_open(struct daemon *d)
 	watch_templates(d);
 }
 
-/* Keep a supervisor forked ahead of the next spawn request. */
-static void
+/* Keep a supervisor forked ahead of the next spawn request; but not at
+ * once after one is taken: its agent is starting, and a fork (the page
+ * tables of the daemon copied, then the spare's first writes) would
+ * compete with that start. A request before then is served by a fork.
+ * Returns the ms until the next is due, or -1. */
+static int
 spare_ready(struct daemon *d)
 {
 	struct launch_request base;
 	struct starry_err err;
+	int64_t now;
 
 	if (d->spare.pid > 0)
-		return;
+		return -1;
+	now = monotonic_ms();
+	if (d->spare_due == 0)
+		d->spare_due = now + SERVE_SPARE_AFTER_MS;
+	if (now < d->spare_due)
+		return (int)(d->spare_due - now);
 	spawn_launch_base(&d->c, &base);
-	if (launch_spare_fork(&base, &d->spare, &err) < 0)
+	if (launch_spare_fork(&base, &d->spare, &err) < 0) {
 		diag_warn("no spare supervisor: %s", err.msg);
+		d->spare_due = now + SERVE_HUB_RETRY_MS;
+		return SERVE_HUB_RETRY_MS;
+	}
+	d->spare_due = 0;
+	return -1;
 }
 
 static void
@@ -777,10 +795,12 @@ serve_loop(struct daemon *d)
 	struct pollfd p[P_CONNS + SERVE_CONNS_MAX];
 
 	while (!d->stop) {
+		int wait = spare_ready(d);
 		unsigned n;
 
-		spare_ready(d);
 		hub_subscribe(d);
+		if (d->hub < 0 && (wait < 0 || wait > SERVE_HUB_RETRY_MS))
+			wait = SERVE_HUB_RETRY_MS;
 		p[P_SIG] = (struct pollfd){.fd = d->sig, .events = POLLIN};
 		p[P_LISTEN] = (struct pollfd){.fd = d->listen, .events = POLLIN};
 		p[P_WATCH] = (struct pollfd){.fd = d->watch, .events = POLLIN};
@@ -789,7 +809,7 @@ serve_loop(struct daemon *d)
 		for (n = 0; n < d->nconns; n++)
 			p[P_CONNS + n] = (struct pollfd){.fd = d->conns[n].fd,
 			    .events = POLLIN};
-		if (poll(p, P_CONNS + n, d->hub < 0 ? SERVE_HUB_RETRY_MS : -1) < 0 &&
+		if (poll(p, P_CONNS + n, wait) < 0 &&
 		    errno != EINTR)
 			diag_die(EX_OSERR, "poll: %s", strerror(errno));
 		/* Connections first, newest last: closing one moves the last
@@ -836,6 +856,7 @@ spawn_serve_main(int argc, char **argv)
 		diag_warn("cannot read the templates");
 	boot_step(&d, "ready", "ok", NULL);
 	cli_signal_ready(&d.ready);
+	d.spare_due = monotonic_ms();	/* the first spare at once */
 	serve_loop(&d);
 	diag_note("stopping: %u agents to stop", d.nkids);
 	launch_spare_drop(&d.spare);

@@ -2,14 +2,11 @@
  * freed here; the forked supervisor has its own copy of the memory. */
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,35 +51,9 @@ launch_load_template(const struct launch_request *r, struct template **out,
 	return 0;
 }
 
-/* The supervisor is a fork of its caller, and lives as long as its
- * agent: the caller's heap and stack pages that it will not use go back
- * to the system, so that they do not stay as its private memory. */
-static void
-launch_shed_memory(void)
-{
-	unsigned long lo, hi;
-	char line[256], here;
-	uintptr_t sp = (uintptr_t)&here, page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t keep = 16 * 1024;	/* below us: what the calls to come use */
-	FILE *f;
-
-	malloc_trim(0);
-	if ((f = fopen("/proc/self/maps", "re")) == NULL)
-		return;
-	while (fgets(line, sizeof line, f) != NULL)
-		if (strstr(line, "[stack]") != NULL &&
-		    sscanf(line, "%lx-%lx", &lo, &hi) == 2)
-			break;
-		else
-			lo = hi = 0;
-	fclose(f);
-	sp = (sp - keep) & ~(page - 1);
-	if (lo != 0 && sp > lo && sp < hi)
-		madvise((void *)lo, sp - lo, MADV_DONTNEED);
-}
-
 /* In a forked child: leave the caller (its stdio, its fds but keep[],
- * which become 3, 4, ..., its session) and its unused memory. */
+ * which become 3, 4, ..., its session). Its unused memory is left later,
+ * out of the way of the agent's start (supervise_options.shed). */
 static void
 launch_detach(int *keep, int nkeep)
 {
@@ -105,7 +76,6 @@ launch_detach(int *keep, int nkeep)
 			close((int)fd);
 	if (setsid() < 0)
 		_exit(EX_OSERR);
-	launch_shed_memory();
 }
 
 /* Tell whoever waits on LAUNCH_READY_FD why not, and go. */
@@ -123,7 +93,7 @@ launch_fail(const struct starry_err *err)
 /* Take the agent's lock and supervise it. Never returns. */
 static noreturn void
 launch_supervise(const struct launch_request *r, const struct template *t,
-    const char *id)
+    const char *id, bool shed)
 {
 	struct supervise_options o = {
 		.home = r->home, .runtime = r->runtime, .config = r->config,
@@ -133,7 +103,7 @@ launch_supervise(const struct launch_request *r, const struct template *t,
 		.session_id = r->session_id, .cause_id = r->cause_id,
 		.ready_fd = LAUNCH_READY_FD, .self_exe = r->self_exe,
 		.log_max = r->log_max, .log_keep = r->log_keep,
-		.restore = r->restore,
+		.restore = r->restore, .shed = shed,
 	};
 	struct starry_err err;
 	int rc;
@@ -152,7 +122,7 @@ launch_child(const struct launch_request *r, const struct template *t,
     const char *id, int ready)
 {
 	launch_detach(&ready, 1);
-	launch_supervise(r, t, id);
+	launch_supervise(r, t, id, true);
 }
 
 /* What the supervisor says: "PID", or "!CODE MESSAGE"; a spare first
@@ -324,7 +294,7 @@ launch_spare_wait(const struct launch_request *base)
 	k = snprintf(head, sizeof head, "=%s %s\n", r.id, t->name);
 	if (write(LAUNCH_READY_FD, head, (size_t)k) != k)
 		_exit(EX_OSERR);
-	launch_supervise(&r, t, r.id);
+	launch_supervise(&r, t, r.id, false);
 }
 
 int
@@ -347,6 +317,7 @@ launch_spare_fork(const struct launch_request *base, struct launch_spare *sp,
 		int keep[2] = {ready[1], request[0]};
 
 		launch_detach(keep, 2);
+		supervise_shed_memory();	/* while it waits */
 		launch_spare_wait(base);
 	}
 	close(ready[1]);

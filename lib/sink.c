@@ -180,9 +180,9 @@ sink_flush_due(const struct sink *s)
 {
 	if (s->len == 0)
 		return 0;
-	if (s->urgent || s->len >= SINK_BATCH_BYTES)
+	if (s->len >= SINK_BATCH_BYTES)
 		return s->first_ms;
-	return s->first_ms + SINK_BATCH_MS;
+	return s->first_ms + (s->urgent ? SINK_RECORD_MS : SINK_BATCH_MS);
 }
 
 /* Append the queue to the store in one transaction. */

@@ -35,10 +35,15 @@ int sink_send_event(struct sink *s, const json_t *ev, unsigned flags,
     struct starry_err *err);
 
 /* When what waits for the store should be flushed (CLOCK_MONOTONIC ms):
- * at once for lifecycle events (SINK_RECORD), else SINK_BATCH_MS after
- * the first line queued, or at once past SINK_BATCH_BYTES; 0 when nothing
- * waits. A caller that flushes only when this is due gathers a chatty
- * producer's lines into few transactions. */
+ * SINK_RECORD_MS after the first line queued when a lifecycle event
+ * (SINK_RECORD) is among them, else SINK_BATCH_MS, or at once past
+ * SINK_BATCH_BYTES; 0 when nothing waits. A caller that flushes only
+ * when this is due gathers a chatty producer's lines into few
+ * transactions. A lifecycle event waits a moment too: the store's writer
+ * is a forked process, and one forked as an agent starts competes with
+ * the agent's own start (a start's AGENT:SPAWNED and its
+ * KERNEL:STATE_CHANGE then go in one transaction). */
+#define SINK_RECORD_MS   50
 #define SINK_BATCH_MS    200
 #define SINK_BATCH_BYTES (256u << 10)
 int64_t sink_flush_due(const struct sink *s);

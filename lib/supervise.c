@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -46,6 +47,7 @@
 #define SV_FAILURES_MAX    64		/* failure times remembered: the
 					   most holddown.failures can be */
 #define SV_READY_TIMEOUT_MS 30000	/* from start to ready-fd */
+#define SV_SETTLE_MS SINK_RECORD_MS	/* from a start to supervise_shed_memory */
 
 enum sv_state {
 	SV_STARTING,		/* started; waiting for its ready-fd */
@@ -127,6 +129,7 @@ struct supervisor {
 	int64_t tokens;
 	bool status_dirty;
 	int64_t status_due;
+	int64_t shed_due;		/* monotonic; 0: shed or not to */
 
 	struct safety safety;
 	struct sv_tool tools[SV_TOOLS_MAX];
@@ -1617,6 +1620,8 @@ sv_poll_timeout(struct supervisor *sv)
 	if (sink_flush_due(sv->sink) != 0 &&
 	    (until == 0 || sink_flush_due(sv->sink) < until))
 		until = sink_flush_due(sv->sink);
+	if (sv->shed_due != 0 && (until == 0 || sv->shed_due < until))
+		until = sv->shed_due;
 	if (until == 0)
 		return -1;
 	return until <= now ? 0 : (int)(until - now > 60000 ? 60000 : until - now);
@@ -1704,11 +1709,15 @@ sv_loop(struct supervisor *sv)
 			sv->status_due = monotonic_ms() + SV_STATUS_EVERY_MS;
 		if (sv->status_dirty && monotonic_ms() >= sv->status_due)
 			sv_write_status(sv);
-		/* The agent's own lines are gathered for a moment; its
-		 * lifecycle goes to the store at once. */
+		/* The agent's own lines are gathered for a while, its
+		 * lifecycle for a moment (SINK_RECORD_MS). */
 		if (sink_flush_due(sv->sink) != 0 &&
 		    monotonic_ms() >= sink_flush_due(sv->sink))
 			sv_flush_events(sv);
+		if (sv->shed_due != 0 && monotonic_ms() >= sv->shed_due) {
+			sv->shed_due = 0;
+			supervise_shed_memory();
+		}
 	}
 	return 0;
 }
@@ -1767,6 +1776,30 @@ sv_freeze_template(struct supervisor *sv, struct starry_err *err)
 	rc = atomic_replace_file(sv->frozen, text, len, 0600, ATOMIC_NO_SYNC, err);
 	free(text);
 	return rc;
+}
+
+void
+supervise_shed_memory(void)
+{
+	unsigned long lo, hi;
+	char line[256], here;
+	uintptr_t sp = (uintptr_t)&here, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t keep = 16 * 1024;	/* below us: what the calls to come use */
+	FILE *f;
+
+	malloc_trim(0);
+	if ((f = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, "[stack]") != NULL &&
+		    sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+			break;
+		else
+			lo = hi = 0;
+	fclose(f);
+	sp = (sp - keep) & ~(page - 1);
+	if (lo != 0 && sp > lo && sp < hi)
+		madvise((void *)lo, sp - lo, MADV_DONTNEED);
 }
 
 /* Signals ignored by whoever started the supervisor (nohup, a shell's
@@ -1905,7 +1938,12 @@ supervise(const struct supervise_options *o, struct starry_err *err)
 		goto out;
 	}
 	sv_started(sv);
-	sv_flush_events(sv);
+	/* What the agent's start does not wait for waits for it: the
+	 * memory shed here, the events stored (SINK_RECORD_MS). Either
+	 * would compete with its first steps for the processor and for the
+	 * kernel's page tables. */
+	if (o->shed)
+		sv->shed_due = monotonic_ms() + SV_SETTLE_MS;
 	if (sv_loop(sv) < 0) {
 		starry_err_sys(err, EX_OSERR, "poll");
 		goto out;

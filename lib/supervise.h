@@ -40,6 +40,9 @@ struct supervise_options {
 					   calls ("starry-spawn tool CALL") */
 	uint64_t log_max;		/* stderr log size before rotation */
 	unsigned log_keep;		/* rotated logs kept */
+	bool shed;			/* a fork of its caller: shed the
+					   caller's memory (supervise_shed_memory)
+					   once the agent has started */
 };
 
 /* Supervise until the agent is done for good: stopped (by the control
@@ -50,5 +53,10 @@ struct supervise_options {
  * 128+N for a signal), or -1 with err when it could not start at all
  * (the first start failed: no such command, driver unavailable). */
 int supervise(const struct supervise_options *o, struct starry_err *err);
+
+/* In a supervisor forked from its caller, which lives as long as its
+ * agent: the caller's free heap and unused stack pages go back to the
+ * system, so that they do not stay as the supervisor's private memory. */
+void supervise_shed_memory(void);
 
 #endif
