@@ -18,6 +18,7 @@
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1802,6 +1803,20 @@ supervise_shed_memory(void)
 		madvise((void *)lo, sp - lo, MADV_DONTNEED);
 }
 
+/* sig back to its default action. glibc refuses the two real-time
+ * signals it keeps for itself (32 and 33), which a caller may still have
+ * left ignored (GNU make does): those go to the kernel directly, with a
+ * sigaction of all zeros, which is SIG_DFL with no flags and no mask
+ * whatever the architecture's layout of it. */
+static void
+sv_default_signal(int sig)
+{
+	unsigned long zeros[4] = {0};
+
+	if (signal(sig, SIG_DFL) == SIG_ERR)
+		syscall(SYS_rt_sigaction, sig, zeros, NULL, _NSIG / 8);
+}
+
 /* Signals ignored by whoever started the supervisor (nohup, a shell's
  * background job) go back to their defaults: an ignored SIGCHLD would
  * reap the agent behind our back, and an agent is not to inherit them.
@@ -1823,7 +1838,7 @@ sv_default_signals(void)
 	for (int sig = 1; sig < NSIG; sig++)
 		if ((sig > 64 || ignored >> (sig - 1) & 1) && sig != SIGKILL &&
 		    sig != SIGSTOP)
-			signal(sig, SIG_DFL);
+			sv_default_signal(sig);
 }
 
 static int

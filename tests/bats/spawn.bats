@@ -771,7 +771,7 @@ runtime:
 EOF
 	run sh -c 'trap "" INT HUP QUIT CHLD; exec starry-spawn run --wait sigs'
 	[ "$status" -eq 3 ]
-	[ "$(cat "$STARRY_HOME/agents/sigs/sigs")" = "$(printf 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000')" ]
+	assert_equal "$(cat "$STARRY_HOME/agents/sigs/sigs")" "$(printf 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000')"
 	[ "$(field sigs .state)" = failed ]
 }
 
