@@ -56,6 +56,7 @@ static const char serve_usage[] =
 #define SERVE_KIDS_MAX   4096
 #define SERVE_HUB_RETRY_MS 1000
 #define SERVE_SPARE_AFTER_MS SINK_RECORD_MS	/* a spare taken, the next */
+#define SERVE_SPARE_RETRY_MS 1000	/* a spare's fork failed, again */
 
 struct serve_conn {
 	int fd;
@@ -747,8 +748,8 @@ spare_ready(struct daemon *d)
 	spawn_launch_base(&d->c, &base);
 	if (launch_spare_fork(&base, &d->spare, &err) < 0) {
 		diag_warn("no spare supervisor: %s", err.msg);
-		d->spare_due = now + SERVE_HUB_RETRY_MS;
-		return SERVE_HUB_RETRY_MS;
+		d->spare_due = now + SERVE_SPARE_RETRY_MS;
+		return SERVE_SPARE_RETRY_MS;
 	}
 	d->spare_due = 0;
 	return -1;

@@ -241,7 +241,7 @@ int
 starry_mkdir_p(const char *path, int mode, struct starry_err *err)
 {
 	char *buf, *s;
-	bool created, walk;
+	bool created;
 	size_t n;
 	int rc = -1;
 
@@ -253,15 +253,15 @@ starry_mkdir_p(const char *path, int mode, struct starry_err *err)
 	n = strlen(buf);
 	while (n > 1 && buf[n - 1] == '/')
 		buf[--n] = '\0';
-	/* Most often the parents are there: one call, not one per level. */
-	if (mkdir(buf, (mode_t)mode) == 0) {
-		created = true;
+	/* Most often the parents are there: the last one alone first, and
+	 * the walk only when one is missing or a file is in the way (which
+	 * the walk then names). */
+	if (mkdir_one(buf, mode, &created, err) == 0)
 		goto made;
-	}
-	/* Parents get the usual 0777 less the umask, like mkdir -p; the
-	 * walk also names a file in the way. */
-	walk = errno == ENOENT || errno == ENOTDIR;
-	for (s = buf + 1; walk && (s = strchr(s, '/')) != NULL; s++) {
+	if (errno != ENOENT && errno != ENOTDIR)
+		goto out;
+	/* Parents get the usual 0777 less the umask, like mkdir -p. */
+	for (s = buf + 1; (s = strchr(s, '/')) != NULL; s++) {
 		if (s[-1] == '/')
 			continue;
 		*s = '\0';
