@@ -191,8 +191,8 @@ sv_rotate_log(struct supervisor *sv)
 }
 
 /* Append to the log, rotating at logs.max between whole lines: a file
- * ends at the last newline that fits (or, when one line alone is longer,
- * at that line's end). */
+ * ends at the last newline that fits, or at the end of the line that
+ * crossed max. */
 static void
 sv_log_bytes(struct supervisor *sv, const char *p, size_t n)
 {
@@ -206,13 +206,16 @@ sv_log_bytes(struct supervisor *sv, const char *p, size_t n)
 		if (max > 0 && sv->log_size + n > max) {
 			room = sv->log_size < max ? (size_t)(max - sv->log_size) : 0;
 			nl = room > 0 ? memrchr(p, '\n', room < n ? room : n) : NULL;
+			/* Past max only to end a line: one longer than max
+			 * alone, or one this file has begun (a read can
+			 * stop in the middle of a line). */
+			if (nl == NULL && (sv->log_size == 0 || sv->log_mid_line))
+				nl = memchr(p, '\n', n);
 			if (nl != NULL) {
 				take = (size_t)(nl - p) + 1;
-			} else if (sv->log_size > 0) {
+			} else if (sv->log_size > 0 && !sv->log_mid_line) {
 				sv_rotate_log(sv);
 				continue;
-			} else if ((nl = memchr(p, '\n', n)) != NULL) {
-				take = (size_t)(nl - p) + 1;
 			}
 		}
 		w = write(sv->log, p, take);

@@ -360,6 +360,27 @@ EOF
 
 # ---- restarts ----
 
+@test "logs: a line begun before max and ended after it stays whole in one file" {
+	cat > "$STARRY_CONFIG/starry.yaml" <<'EOF'
+logs: {max: 4K, keep: 2}
+EOF
+	# 4000 bytes of lines, then half a line; once the log holds it, the
+	# rest of the line (crossing max), then one more line.
+	template halves <<'EOF'
+identity: {id: halves}
+runtime:
+  command: [sh, -c, 'i=0; while [ $i -lt 40 ]; do printf "%099d\n" $i >&2; i=$((i + 1)); done; printf begun- >&2; while ! grep -q begun- log; do sleep 0.01; done; printf "%0200d\n" 0 >&2; echo after >&2; echo > done; exec sleep 1000']
+  stop: {timeout: 500ms}
+EOF
+	starry-spawn run halves
+	dir=$STARRY_HOME/agents/halves
+	wait_for 10 test -f "$dir/done"
+	wait_for 5 grep -q '^after$' "$dir/log"
+	run grep -c '^begun-0\{200\}$' "$dir/log.1"
+	assert_output 1
+	[ "$(cat "$dir/log")" = after ]
+}
+
 @test "restart: backoff doubles from initial (100ms, 200ms, 400ms) and stays at max (jitter 0)" {
 	template flaky <<EOF
 identity: {id: flaky}
