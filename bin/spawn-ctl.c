@@ -459,7 +459,7 @@ spawn_logs_main(int argc, char **argv)
 	if (access(dir, F_OK) < 0)
 		diag_die(EX_NOINPUT, "no agent %s", k.id);
 	if (k.all)
-		print_rotated(log, k.c.settings->log_keep);
+		print_rotated(log, spawn_ctx_settings(&k.c)->log_keep);
 	fd = open(log, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && !(errno == ENOENT && k.follow))
 		diag_die(errno == ENOENT ? EX_NOINPUT : EX_IOERR, "%s: %s", log,

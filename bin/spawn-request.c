@@ -240,9 +240,10 @@ bad:
 void
 spawn_launch_base(struct spawn_ctx *c, struct launch_request *r)
 {
+	spawn_ctx_settings(c);
 	*r = (struct launch_request){
 		.home = c->paths.home, .runtime = c->paths.runtime,
-		.config = c->paths.config, .ctx = &c->tctx,
+		.config = c->paths.config, .ctx = &c->tctx, .memo = c->memo,
 		.self_exe = c->self_exe[0] ? c->self_exe : NULL,
 		.log_max = c->settings->log_max, .log_keep = c->settings->log_keep,
 	};
@@ -470,6 +471,7 @@ spawn_request_do(struct spawn_ctx *c, const json_t *req)
 {
 	const char *m = json_string_value(json_object_get(req, "method"));
 
+	spawn_ctx_settings(c);
 	if (!json_is_object(req))
 		return fail(EX_USAGE, "a request is a JSON object");
 	if (m == NULL)

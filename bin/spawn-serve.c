@@ -410,13 +410,14 @@ cache_template(void *ctx, const char *name, const char *path)
 {
 	struct daemon *d = ctx;
 	struct starry_err err;
-	struct template *t;
+	const struct template *t;
 	char *cached;
 
-	if (template_load(path, name, &d->c.tctx, &t, &err) == 0) {
+	/* Kept in memory too: a spare forked after this has it loaded. */
+	if (template_memo_load(d->c.memo, path, name, &d->c.tctx, &t,
+	    &err) == 0) {
 		if (template_cache_store(d->c.paths.home, t, &err) < 0)
 			diag_warn("cannot cache template %s: %s", name, err.msg);
-		template_free(t);
 		return 0;
 	}
 	cached = template_cache_path(d->c.paths.home, name);
@@ -452,9 +453,10 @@ read_watch(struct daemon *d)
 	while ((n = read(d->watch, buf, sizeof buf)) > 0)
 		;
 	/* Any change: re-check them all; there are few, and a rename
-	 * touches two names. */
+	 * touches two names. The spare has them as they were: it goes. */
 	if (template_each(d->c.paths.config, cache_template, d, &err) < 0)
 		diag_warn("%s", err.msg);
+	launch_spare_drop(&d->spare);
 }
 
 /* ---- the boot sequence ---- */
@@ -689,9 +691,12 @@ daemon_open(struct daemon *d)
 	json_t *t;
 
 	spawn_ctx_open(&d->c);
+	spawn_ctx_settings(&d->c);
 	d->c.local = true;
 	d->c.degraded_ok = true;
 	d->c.spare = &d->spare;
+	if ((d->c.memo = template_memo_new()) == NULL)
+		diag_die(EX_OSERR, "out of memory");
 	if (starry_mkdir_p(d->c.paths.runtime, 0700, &err) < 0 ||
 	    starry_mkdir_p(d->c.paths.home, 0700, &err) < 0)
 		diag_die_err(&err);
@@ -770,6 +775,10 @@ reload_settings(struct daemon *d)
 	settings_free(d->c.settings);
 	d->c.settings = s;
 	d->c.tctx.agent_runner = (const char *const *)s->agent_runner;
+	/* A manifest loads differently under another agent_runner. */
+	template_memo_clear(d->c.memo);
+	if (template_each(d->c.paths.config, cache_template, d, &err) < 0)
+		diag_warn("%s", err.msg);
 	diag_note("re-read %s", s->file ? s->file : "the default settings");
 }
 

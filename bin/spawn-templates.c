@@ -184,6 +184,7 @@ spawn_templates_main(int argc, char **argv)
 	if (optind != argc)
 		diag_die_usage("templates: unexpected '%s'", argv[optind]);
 	spawn_ctx_open(&l.c);
+	spawn_ctx_settings(&l.c);
 	if (!l.json)
 		printf("%-20s %-20s %-8s %-10s %s\n", "NAME", "ID", "DRIVER",
 		    "RESTART", "FILE");
@@ -208,6 +209,7 @@ spawn_template_main(int argc, char **argv)
 	if (optind + 1 != argc)
 		diag_die_usage("template: expected one NAME");
 	spawn_ctx_open(&l.c);
+	spawn_ctx_settings(&l.c);
 	if (template_find(l.c.paths.config, argv[optind], &path, &err) < 0)
 		diag_die_err(&err);
 	if (template_load(path, strchr(argv[optind], '/') ? NULL : argv[optind],

@@ -45,10 +45,15 @@ struct spawn_ctx {
 					   its cached version (the daemon) */
 	struct launch_spare *spare;	/* a supervisor forked ahead, or
 					   NULL (the daemon keeps one) */
+	struct template_memo *memo;	/* templates loaded before, or NULL
+					   (the daemon keeps them) */
 };
 
-/* Resolve the places and read starry.yaml, or die (78). */
+/* Resolve the places. starry.yaml is read when first needed, by
+ * spawn_ctx_settings (which dies, 78, on an invalid one): a request the
+ * daemon answers is done under the daemon's settings. */
 void spawn_ctx_open(struct spawn_ctx *c);
+struct settings *spawn_ctx_settings(struct spawn_ctx *c);
 void spawn_ctx_close(struct spawn_ctx *c);
 
 /* The places and settings of a launch, the rest left empty. */

@@ -53,15 +53,24 @@ static const struct cli_subcommand subcommands[] = {
 void
 spawn_ctx_open(struct spawn_ctx *c)
 {
-	struct starry_err err;
 	ssize_t n;
 
 	cli_resolve_paths(&c->common, &c->paths);
+	n = readlink("/proc/self/exe", c->self_exe, sizeof c->self_exe - 1);
+	c->self_exe[n > 0 ? n : 0] = '\0';
+}
+
+struct settings *
+spawn_ctx_settings(struct spawn_ctx *c)
+{
+	struct starry_err err;
+
+	if (c->settings != NULL)
+		return c->settings;
 	if (settings_load(c->paths.config, &c->settings, &err) < 0)
 		diag_die_err(&err);
 	c->tctx.agent_runner = (const char *const *)c->settings->agent_runner;
-	n = readlink("/proc/self/exe", c->self_exe, sizeof c->self_exe - 1);
-	c->self_exe[n > 0 ? n : 0] = '\0';
+	return c->settings;
 }
 
 void
@@ -69,6 +78,8 @@ spawn_ctx_close(struct spawn_ctx *c)
 {
 	settings_free(c->settings);
 	c->settings = NULL;
+	template_memo_free(c->memo);
+	c->memo = NULL;
 	starry_paths_free(&c->paths);
 }
 

@@ -21,22 +21,34 @@
 #define LAUNCH_READY_FD 3		/* the pipe's end in the supervisor */
 
 int
-launch_load_template(const struct launch_request *r, struct template **out,
+launch_load_template(const struct launch_request *r,
+    const struct template **out, struct template **owned,
     struct starry_err *err)
 {
 	const char *name = r->template;
+	const struct template *t;
 	char *path = NULL, why[256];
-	struct template *t;
+	struct template *mine = NULL;
 	int rc;
 
+	*out = NULL;
+	*owned = NULL;
 	if (r->template_file != NULL) {
-		rc = template_load(r->template_file, name, r->ctx, &t, err);
+		rc = template_load(r->template_file, name, r->ctx, &mine, err);
+		t = mine;
 	} else {
 		if (template_find(r->config, name, &path, err) < 0)
 			return -1;
 		/* A path names a file: its name is the file's. */
-		rc = template_load(path, strchr(name, '/') ? NULL : name, r->ctx,
-		    &t, err);
+		if (strchr(name, '/') != NULL)
+			name = NULL;
+		if (r->memo != NULL) {
+			rc = template_memo_load(r->memo, path, name, r->ctx, &t,
+			    err);
+		} else {
+			rc = template_load(path, name, r->ctx, &mine, err);
+			t = mine;
+		}
 		free(path);
 	}
 	if (rc < 0)
@@ -44,10 +56,11 @@ launch_load_template(const struct launch_request *r, struct template **out,
 	if (!driver_available(t->driver, why, sizeof why)) {
 		starry_err_set(err, EX_UNAVAILABLE, "template %s needs the %s "
 		    "driver: %s", t->name, template_driver_name(t->driver), why);
-		template_free(t);
+		template_free(mine);
 		return -1;
 	}
 	*out = t;
+	*owned = mine;
 	return 0;
 }
 
@@ -179,13 +192,14 @@ int
 launch_agent(const struct launch_request *r, struct launch_result *res,
     struct starry_err *err)
 {
-	struct template *t = NULL;
+	const struct template *t;
+	struct template *owned = NULL;
 	const char *id;
 	int ready[2] = {-1, -1}, rc = -1;
 	pid_t pid;
 
 	memset(res, 0, sizeof *res);
-	if (launch_load_template(r, &t, err) < 0)
+	if (launch_load_template(r, &t, &owned, err) < 0)
 		return -1;
 	id = r->id ? r->id : t->id;
 	if (!template_id_valid(id)) {
@@ -216,7 +230,7 @@ out:
 		close(ready[0]);
 	if (ready[1] >= 0)
 		close(ready[1]);
-	template_free(t);
+	template_free(owned);
 	return rc;
 }
 
@@ -257,7 +271,8 @@ launch_spare_wait(const struct launch_request *base)
 {
 	struct launch_request r = *base;
 	struct starry_err err;
-	struct template *t;
+	const struct template *t;
+	struct template *owned;		/* lives as long as the spare */
 	char *text, head[600];
 	size_t len;
 	json_t *req;
@@ -283,7 +298,7 @@ launch_spare_wait(const struct launch_request *base)
 	r.env = json_strings(json_object_get(req, "env"), &r.nenv);
 	if (r.template == NULL || r.args == NULL || r.env == NULL)
 		_exit(EX_SOFTWARE);
-	if (launch_load_template(&r, &t, &err) < 0)
+	if (launch_load_template(&r, &t, &owned, &err) < 0)
 		launch_fail(&err);
 	if (r.id == NULL)
 		r.id = t->id;

@@ -26,6 +26,8 @@ struct launch_request {
 	size_t nenv;
 	const char *trace_id, *session_id, *cause_id;	/* NULL: none */
 	const struct template_context *ctx;
+	struct template_memo *memo;	/* templates loaded before (the
+					   daemon's), or NULL */
 	bool restore;			/* its last snapshot, whatever the
 					   template says */
 	const char *self_exe;		/* starry-spawn, for tool calls */
@@ -49,8 +51,10 @@ int launch_agent(const struct launch_request *r, struct launch_result *res,
     struct starry_err *err);
 
 /* Resolve and check the template a request names, as launch_agent does:
- * found, valid, and its driver available here. */
-int launch_load_template(const struct launch_request *r, struct template **out,
+ * found, valid, and its driver available here. *owned is the caller's to
+ * free: *out itself, or NULL when *out is r->memo's. */
+int launch_load_template(const struct launch_request *r,
+    const struct template **out, struct template **owned,
     struct starry_err *err);
 
 /* A spare supervisor, forked ahead of need (by the daemon, between

@@ -1266,3 +1266,127 @@ out:
 	free(text);
 	return rc;
 }
+
+/* ---- templates remembered as loaded ---------------------------------------------------- */
+
+struct template_memo_entry {
+	char *name;			/* as given to template_load; "" for NULL */
+	char *path;
+	struct stat st;			/* the file as it stood before the load */
+	struct template *t;
+};
+
+struct template_memo {
+	struct template_memo_entry *v;
+	size_t n, cap;
+};
+
+struct template_memo *
+template_memo_new(void)
+{
+	return calloc(1, sizeof(struct template_memo));
+}
+
+void
+template_memo_clear(struct template_memo *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->v[i].name);
+		free(m->v[i].path);
+		template_free(m->v[i].t);
+	}
+	m->n = 0;
+}
+
+void
+template_memo_free(struct template_memo *m)
+{
+	template_memo_clear(m);
+	if (m != NULL)
+		free(m->v);
+	free(m);
+}
+
+static bool
+same_file_state(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size && a->st_mode == b->st_mode &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Its plugins are still there (a load would refuse it otherwise). */
+static bool
+plugins_present(const struct template *t)
+{
+	for (size_t i = 0; i < t->nplugins; i++)
+		if (t->plugins[i].path != NULL && access(t->plugins[i].path, F_OK) < 0)
+			return false;
+	return true;
+}
+
+int
+template_memo_load(struct template_memo *m, const char *path, const char *name,
+    const struct template_context *ctx, const struct template **out,
+    struct starry_err *err)
+{
+	struct template_memo_entry *e = NULL;
+	struct template *t;
+	struct stat st;
+
+	*out = NULL;
+	if (name == NULL)
+		name = "";
+	for (size_t i = 0; i < m->n && e == NULL; i++)
+		if (strcmp(m->v[i].name, name) == 0 && strcmp(m->v[i].path, path) == 0)
+			e = &m->v[i];
+	/* Stat first: a change during the load shows at the next call. */
+	if (stat(path, &st) < 0)
+		return starry_err_sys(err, EX_NOINPUT, "%s", path);
+	if (e != NULL && same_file_state(&e->st, &st) && plugins_present(e->t)) {
+		*out = e->t;
+		return 0;
+	}
+	if (template_load(path, name[0] ? name : NULL, ctx, &t, err) < 0) {
+		if (e != NULL) {
+			/* Gone bad: it is not remembered as it was. */
+			free(e->name);
+			free(e->path);
+			template_free(e->t);
+			*e = m->v[--m->n];
+		}
+		return -1;
+	}
+	if (e == NULL) {
+		if (m->n == m->cap) {
+			size_t cap = m->cap ? 2 * m->cap : 8;
+			struct template_memo_entry *v = realloc(m->v, cap * sizeof *v);
+
+			if (v == NULL) {
+				template_free(t);
+				return nomem(err);
+			}
+			m->v = v;
+			m->cap = cap;
+		}
+		e = &m->v[m->n];
+		if ((e->name = strdup(name)) == NULL ||
+		    (e->path = strdup(path)) == NULL) {
+			free(e->name);
+			template_free(t);
+			return nomem(err);
+		}
+		m->n++;
+	} else {
+		template_free(e->t);
+	}
+	e->st = st;
+	e->t = t;
+	*out = t;
+	return 0;
+}

@@ -133,6 +133,22 @@ typedef int (*template_each_fn)(void *ctx, const char *name, const char *path);
 int template_each(const char *config_dir, template_each_fn fn, void *ctx,
     struct starry_err *err);
 
+/* Templates remembered as loaded, for a process that loads the same ones
+ * again and again (the daemon, and the spare supervisors it forks). Load
+ * is template_load of path as name, but while the file is unchanged (the
+ * same inode, size, mode and times, by stat before the load) and its
+ * plugins are still there, the template loaded before is returned again.
+ * *out belongs to m: it lives until m is cleared, freed, or the same
+ * name and path are loaded again. A failed load forgets them. Clear m
+ * when ctx changes. */
+struct template_memo;
+struct template_memo *template_memo_new(void);
+int template_memo_load(struct template_memo *m, const char *path,
+    const char *name, const struct template_context *ctx,
+    const struct template **out, struct starry_err *err);
+void template_memo_clear(struct template_memo *m);
+void template_memo_free(struct template_memo *m);
+
 /* The cache of last valid versions (STARRY_HOME/templates.cache/NAME.json)
  * for degraded boot. Store writes the resolved JSON atomically; the path
  * of a cached template is malloc'd (it may not exist). */

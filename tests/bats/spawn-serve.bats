@@ -299,6 +299,57 @@ is_state() {
 	assert_output late
 }
 
+@test "serve: a template edited between two runs starts as edited; one made invalid runs as its last valid version" {
+	start_daemon
+	run starry-spawn run sleeper --json
+	assert_success
+	pid=$(printf '%s\n' "$output" | jq -r .pid)
+	assert_equal "$(tr '\0' ' ' </proc/"$pid"/cmdline)" "sleep 60 "
+	starry-spawn stop sleeper
+	# Edited, and at once run again: no waiting for the daemon to notice.
+	cat >"$STARRY_CONFIG/agents/sleeper.yaml" <<-'EOF'
+	identity: {id: sleeper}
+	runtime:
+	  command: [sleep, "600"]
+	  stop: {timeout: 1s}
+	EOF
+	run starry-spawn run sleeper --json
+	assert_success
+	pid=$(printf '%s\n' "$output" | jq -r .pid)
+	assert_equal "$(tr '\0' ' ' </proc/"$pid"/cmdline)" "sleep 600 "
+	starry-spawn stop sleeper
+	# Made invalid: the daemon runs its last valid version, and says so
+	# (degraded), as at boot.
+	wait_for 10 grep -q '"600"' "$STARRY_HOME/templates.cache/sleeper.json"
+	printf 'identity: {id: sleeper}\nruntime: {comand: [sleep, "1"]}\n' \
+		>"$STARRY_CONFIG/agents/sleeper.yaml"
+	run starry-spawn run sleeper --json
+	assert_success
+	assert_equal "$(printf '%s\n' "$output" | jq -r .degraded)" true
+	pid=$(printf '%s\n' "$output" | jq -r .pid)
+	assert_equal "$(tr '\0' ' ' </proc/"$pid"/cmdline)" "sleep 600 "
+	run grep "did you mean 'command'" serve.log
+	assert_success
+}
+
+@test "serve: a run the daemon answers is done under the daemon's settings, not a starry.yaml that went bad since" {
+	start_daemon
+	echo 'agent_runner: {not: a list}' >"$STARRY_CONFIG/starry.yaml"
+	run starry-spawn run sleeper
+	assert_success
+	assert_output --partial "sleeper: running"
+	run starry-spawn list
+	assert_success
+	starry-spawn stop sleeper
+	kill "$DAEMON_PID"
+	wait "$DAEMON_PID" || true
+	DAEMON_PID=
+	# With no daemon, the command reads it, and says what is wrong.
+	run starry-spawn run sleeper
+	assert_failure 78
+	assert_output --partial "starry.yaml"
+}
+
 @test "serve --boot: the health check kills only what carries the agent's id and home, never a recycled pid" {
 	# a stranger in a group of its own, whose pid the registry names
 	setsid sleep 300 &

@@ -1044,6 +1044,67 @@ test_hostile_input_is_refused_cleanly(void **state)
 	free(text);
 }
 
+/* ---- templates remembered ------------------------------------------------------------ */
+
+static void
+test_a_memo_gives_the_same_template_while_the_file_is_unchanged(void **state)
+{
+	struct template_memo *m = template_memo_new();
+	struct starry_err err = { 0 };
+	const struct template *a, *b;
+
+	(void)state;
+	assert_non_null(m);
+	write_file("agents/w.yaml", "identity: {id: one}\n"
+	    "plugins: [{name: git, path: ../plugins/git-tools}]\n"
+	    "runtime: {command: [x]}\n");
+	assert_int_equal(template_memo_load(m, "agents/w.yaml", "w", &with_runner,
+	    &a, &err), 0);
+	assert_string_equal(a->id, "one");
+	assert_int_equal(template_memo_load(m, "agents/w.yaml", "w", &with_runner,
+	    &b, &err), 0);
+	assert_ptr_equal(a, b);
+	/* Another name for the same file is another template. */
+	assert_int_equal(template_memo_load(m, "agents/w.yaml", "other",
+	    &with_runner, &b, &err), 0);
+	assert_true(a != b);
+	assert_string_equal(b->name, "other");
+	/* Rewritten in place. */
+	write_file("agents/w.yaml", "identity: {id: two}\n"
+	    "plugins: [{name: git, path: ../plugins/git-tools}]\n"
+	    "runtime: {command: [x, y]}\n");
+	assert_int_equal(template_memo_load(m, "agents/w.yaml", "w", &with_runner,
+	    &a, &err), 0);
+	assert_string_equal(a->id, "two");
+	/* A plugin gone: loaded again, and refused as a load refuses it. */
+	assert_int_equal(rmdir("plugins/git-tools"), 0);
+	assert_int_equal(template_memo_load(m, "agents/w.yaml", "w", &with_runner,
+	    &a, &err), -1);
+	assert_null(a);
+	assert_int_equal(err.code, EX_CONFIG);
+	assert_non_null(strstr(err.msg, "plugins[0].path"));
+	assert_int_equal(mkdir("plugins/git-tools", 0755), 0);
+	/* Made invalid: forgotten, and the error is the load's. */
+	write_file("agents/w.yaml", "identity: {id: one}\nruntime: {comand: [x]}\n");
+	assert_int_equal(template_memo_load(m, "agents/w.yaml", "w", &with_runner,
+	    &a, &err), -1);
+	assert_non_null(strstr(err.msg, "did you mean 'command'"));
+	/* Gone: EX_NOINPUT. */
+	assert_int_equal(unlink("agents/w.yaml"), 0);
+	assert_int_equal(template_memo_load(m, "agents/w.yaml", "w", &with_runner,
+	    &a, &err), -1);
+	assert_int_equal(err.code, EX_NOINPUT);
+	/* Cleared, it loads afresh. */
+	write_file("agents/w.yaml", "identity: {id: three}\nruntime: {command: [x]}\n");
+	template_memo_clear(m);
+	assert_int_equal(template_memo_load(m, "agents/w.yaml", NULL, &with_runner,
+	    &a, &err), 0);
+	assert_string_equal(a->name, "w");
+	assert_string_equal(a->id, "three");
+	template_memo_free(m);
+	template_memo_free(NULL);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1069,6 +1130,7 @@ main(void)
 		T(test_signal_names_and_numbers),
 		T(test_load_json_and_check_runtime),
 		T(test_hostile_input_is_refused_cleanly),
+		T(test_a_memo_gives_the_same_template_while_the_file_is_unchanged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
