@@ -5,7 +5,7 @@
 set -u
 pkgs="gcc make pkg-config libc6-dev libjansson-dev libyaml-dev libcmocka-dev
 bats bats-assert bats-support mandoc jq util-linux clang
-libsqlite3-dev sqlite3 s6 bubblewrap"
+libsqlite3-dev sqlite3 s6 bubblewrap tmux"
 
 missing=""
 for p in $pkgs; do

@@ -154,7 +154,7 @@ cli_print_line(const char *line, size_t len)
 void
 cli_print_json(json_t *doc)
 {
-	char *line = json_dumps(doc, JSON_COMPACT);
+	char *line = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
 
 	if (line == NULL)
 		diag_die(EX_OSERR, "out of memory");

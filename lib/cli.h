@@ -75,8 +75,8 @@ int cli_signalfd(sigset_t *set, const int *signals);
 
 /* Print a line and its '\n' on stdout, or cli_stdout_failed. */
 void cli_print_line(const char *line, size_t len);
-/* Print doc as one compact line, or cli_stdout_failed; takes the
- * reference (json_t *doc is stolen). */
+/* Print doc as one compact line (reals to 10 significant digits), or
+ * cli_stdout_failed; takes the reference (json_t *doc is stolen). */
 void cli_print_json(json_t *doc);
 /* stdout failed: exit 0 when its reader is gone (EPIPE: `| head`), else
  * die (74). */

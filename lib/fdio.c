@@ -35,10 +35,15 @@ fdio_read(int fd, size_t max, bool line, size_t *len)
 	char *buf = NULL, *grown;
 	ssize_t n;
 
+	errno = 0;
 	for (;;) {
 		if (have + 4096 > cap) {
 			cap = cap ? cap * 2 : 16384;
-			if (cap > max + 4096 || (grown = realloc(buf, cap)) == NULL)
+			if (cap > max + 4096) {
+				errno = EFBIG;
+				goto fail;
+			}
+			if ((grown = realloc(buf, cap)) == NULL)
 				goto fail;
 			buf = grown;
 		}
@@ -50,8 +55,10 @@ fdio_read(int fd, size_t max, bool line, size_t *len)
 		if (n == 0)
 			break;
 		have += (size_t)n;
-		if (have > max)
+		if (have > max) {
+			errno = EFBIG;
 			goto fail;
+		}
 		if (line && memchr(buf + have - (size_t)n, '\n', (size_t)n) != NULL)
 			break;
 	}

@@ -13,7 +13,8 @@ int write_all(int fd, const void *buf, size_t len);
 /* Read from fd until end of file or, with line, through the first '\n'
  * (what follows it in the same read is kept too), at most max bytes.
  * Returns a malloc'd NUL-terminated buffer (*len its length, when len is
- * not NULL), or NULL: nothing read, a read error, or more than max. */
+ * not NULL), or NULL: nothing read (errno 0), a read error (its errno),
+ * or more than max (EFBIG). */
 char *fdio_read(int fd, size_t max, bool line, size_t *len);
 
 #endif

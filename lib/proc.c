@@ -312,6 +312,78 @@ proc_scan(const struct proc_match *m, proc_pid_fn fn, void *ctx)
 	return seen;
 }
 
+int
+proc_each_brief(proc_brief_fn fn, void *ctx)
+{
+	struct proc_brief b;
+	struct proc_stat st;
+	struct dirent *de;
+	char path[64], buf[2048], *open_paren, *close_paren;
+	size_t n;
+	DIR *dir;
+	int seen = 0;
+
+	if ((dir = opendir("/proc")) == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL) {
+		if ((b.pid = pid_from_name(de->d_name)) == 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)b.pid);
+		if (read_small_file(path, buf, sizeof buf) < 0)
+			continue;	/* gone since readdir */
+		if ((open_paren = strchr(buf, '(')) == NULL ||
+		    (close_paren = strrchr(buf, ')')) == NULL ||
+		    close_paren < open_paren)
+			continue;
+		n = (size_t)(close_paren - open_paren - 1);
+		if (n >= sizeof b.comm)
+			n = sizeof b.comm - 1;
+		memcpy(b.comm, open_paren + 1, n);
+		b.comm[n] = '\0';
+		if (parse_stat(buf, &st) < 0)
+			continue;
+		b.ppid = st.ppid;
+		b.state = st.state;
+		seen++;
+		if (fn(ctx, &b) != 0)
+			break;
+	}
+	closedir(dir);
+	return seen;
+}
+
+ssize_t
+proc_cmdline(pid_t pid, char *buf, size_t cap, char *argv0, size_t argv0_cap)
+{
+	char path[64];
+	ssize_t len;
+	size_t first, base = 0, n;
+
+	if (argv0_cap > 0)
+		argv0[0] = '\0';
+	if (cap == 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	if ((len = read_small_file(path, buf, cap)) < 0)
+		return -1;
+	while (len > 0 && buf[len - 1] == '\0')
+		len--;
+	first = strnlen(buf, (size_t)len);
+	for (size_t i = 0; i < first; i++)
+		if (buf[i] == '/')
+			base = i + 1;
+	if (argv0_cap > 0) {
+		n = first - base < argv0_cap - 1 ? first - base : argv0_cap - 1;
+		memcpy(argv0, buf + base, n);
+		argv0[n] = '\0';
+	}
+	for (ssize_t i = 0; i < len; i++)
+		if (buf[i] == '\0' || buf[i] == '\n')
+			buf[i] = ' ';
+	buf[len] = '\0';
+	return len;
+}
+
 static bool
 is_live(pid_t pid)
 {

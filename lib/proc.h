@@ -48,6 +48,26 @@ int proc_each_in_group(pid_t pgid, proc_pid_fn fn, void *ctx);
  * users cannot be read and are passed over). Returns the number seen. */
 int proc_each_with_env(const char *const *env, proc_pid_fn fn, void *ctx);
 
+/* What one line of ps shows: a process, its parent, state and name. */
+struct proc_brief {
+	pid_t pid, ppid;
+	char state;
+	char comm[32];		/* the kernel's name for it (at most 15) */
+};
+/* Call fn for each process in /proc (one read of its stat each),
+ * stopping early when fn returns non-zero. Returns the number seen, or
+ * -1 when /proc cannot be read. */
+typedef int (*proc_brief_fn)(void *ctx, const struct proc_brief *b);
+int proc_each_brief(proc_brief_fn fn, void *ctx);
+
+/* The command line of pid, its arguments joined by spaces, cut to fit
+ * cap (NUL-terminated); the base name of its first argument goes to
+ * argv0 (NUL-terminated, cut to argv0_cap; "" for none). Returns the
+ * line's length (0 for a kernel thread or zombie), or -1 when the
+ * process is gone. */
+ssize_t proc_cmdline(pid_t pid, char *buf, size_t cap, char *argv0,
+    size_t argv0_cap);
+
 /* Private memory of pid in bytes (Private_Clean + Private_Dirty of
  * /proc/PID/smaps_rollup). Returns 0 or -1. */
 int proc_private_bytes(pid_t pid, uint64_t *bytes);

@@ -111,6 +111,7 @@ enum stmt {
 	S_SNAPSHOT_NEXT,
 	S_SNAPSHOT_INSERT,
 	S_SNAPSHOT_TRIM,
+	S_TMUX_PANE,
 	S_COUNT
 };
 
@@ -144,6 +145,23 @@ static const char *const stmt_sql[S_COUNT] = {
 	" VALUES (?, ?, ?, ?, ?)",
 	[S_SNAPSHOT_TRIM] =
 	"DELETE FROM snapshots WHERE agent = ? AND version <= ?",
+	/* A pane's latest state, per generation; a tombstone keeps the last
+	 * state told and the time it went. */
+	[S_TMUX_PANE] =
+	"INSERT INTO tmux_panes (server, pane_id, generation, session, window,"
+	" agent, presence, evidence, state, attention, title, since,"
+	" confidence, reason, updated, tombstoned)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+	" ?15, CASE WHEN ?16 THEN ?15 END)"
+	" ON CONFLICT (server, pane_id, generation) DO UPDATE SET"
+	" session = ?4, window = ?5, agent = COALESCE(?6, agent),"
+	" presence = CASE WHEN ?16 THEN presence ELSE ?7 END,"
+	" evidence = CASE WHEN ?16 THEN evidence ELSE ?8 END,"
+	" state = CASE WHEN ?16 THEN state ELSE ?9 END,"
+	" attention = CASE WHEN ?16 THEN attention ELSE ?10 END,"
+	" title = ?11, since = ?12, confidence = ?13, reason = ?14,"
+	" updated = ?15, tombstoned = CASE WHEN ?16 THEN ?15 END"
+	" WHERE excluded.updated >= tmux_panes.updated",
 };
 
 struct store {
@@ -474,6 +492,45 @@ snapshot_insert(struct store *st, const char *agent, const char *data,
 	return 0;
 }
 
+/* What the tmux monitor says of a pane (starry-tmux-scan(1)), into
+ * tmux_panes. A payload without server, pane and generation changes
+ * nothing. */
+static int
+project_tmux_pane(struct store *st, const struct event_view *view,
+    struct starry_err *err)
+{
+	json_t *p = json_loadb(view->payload, view->payload_len, 0, NULL);
+	const json_t *gen = json_object_get(p, "generation");
+	const char *server = json_str(p, "server"), *pane = json_str(p, "pane");
+	sqlite3_stmt *s = st->stmt[S_TMUX_PANE];
+	int rc = 0;
+
+	if (server == NULL || pane == NULL || !json_is_integer(gen))
+		goto out;
+	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, pane, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, json_integer_value(gen));
+	sqlite3_bind_text(s, 4, json_str(p, "session"), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, json_str(p, "target"), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, json_str(p, "agent"), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, json_str(p, "presence"), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, json_str(p, "evidence"), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, json_str(p, "state"), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 10, json_str(p, "attention"), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 11, json_str(p, "title"), -1, SQLITE_STATIC);
+	bind_json_int(s, 12, p, "since");
+	if (json_is_number(json_object_get(p, "confidence")))
+		sqlite3_bind_double(s, 13,
+		    json_number_value(json_object_get(p, "confidence")));
+	sqlite3_bind_text(s, 14, json_str(p, "reason"), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 15, view->timestamp);
+	sqlite3_bind_int(s, 16, json_is_true(json_object_get(p, "tombstoned")));
+	rc = step_done(st, s, err, "cannot update the tmux panes");
+out:
+	json_decref(p);
+	return rc;
+}
+
 /* What a lifecycle or snapshot event says about the registry and the
  * snapshots (starry-state(7)). The agent is payload.agentId, else the
  * event's source. A payload that says too little changes nothing. */
@@ -489,6 +546,8 @@ project_event(struct store *st, const struct event_view *view, int64_t seq,
 
 	if (event_str_copy(&view->type, type, sizeof type) < 0)
 		return 0;
+	if (strcmp(type, "TMUX:PANE_STATE") == 0)
+		return project_tmux_pane(st, view, err);
 	if (strcmp(type, "AGENT:SPAWNED") != 0 && strcmp(type, "AGENT:EXITED") != 0 &&
 	    strcmp(type, "KERNEL:STATE_CHANGE") != 0 && strcmp(type, "STATE:SNAPSHOT") != 0)
 		return 0;

@@ -1,0 +1,427 @@
+/* starry-tmux-scan install-hooks: put `starry-tmux-scan hook` into an
+ * agent's own settings, beside every hook the user already has, the way
+ * the agent nests them: Claude Code's settings.json "hooks" (event ->
+ * matcher groups -> commands), Codex's config.toml "notify" program. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "fdio.h"
+#include "paths.h"
+#include "tmux-scan.h"
+
+#define SETTINGS_MAX (16u * 1024 * 1024)
+
+static const char install_usage[] =
+"usage: starry-tmux-scan install-hooks claude|codex [options]\n"
+"\n"
+"Add 'starry-tmux-scan hook' to the agent's settings, keeping every hook\n"
+"and setting already there: for Claude Code, a command hook for each of\n"
+"the events the watcher reads, in settings.json (~/.claude, or\n"
+"$CLAUDE_CONFIG_DIR); for Codex, the notify program in config.toml\n"
+"(~/.codex, or $CODEX_HOME). Running it again changes nothing. Before a\n"
+"file is changed, a copy of it is kept beside it (FILE.bak-TIME).\n"
+"\n"
+"options:\n"
+"      --settings FILE     this settings file instead\n"
+"  -n, --dry-run           print what the file would become; write nothing\n"
+"  -u, --uninstall         take out what install-hooks put in\n"
+"  -h, --help              this help\n"
+"\n"
+"Exit status: 0 (changed, or nothing to change), 65 when the file is not\n"
+"valid (or Codex already has another notify program), 73 when it cannot\n"
+"be written.\n";
+
+enum { INSTALL_OPT_SETTINGS = SCAN_OPT_FREE };
+
+static const struct option install_options[] = {
+	{"settings", required_argument, NULL, INSTALL_OPT_SETTINGS},
+	{"dry-run", no_argument, NULL, 'n'},
+	{"uninstall", no_argument, NULL, 'u'},
+	CLI_COMMON_LONGOPTS,
+	{NULL, 0, NULL, 0}
+};
+
+/* The Claude Code events the watcher reads; tool events take a matcher. */
+static const struct {
+	const char *event;
+	bool tools;
+} claude_events[] = {
+	{"SessionStart", false}, {"UserPromptSubmit", false},
+	{"PreToolUse", true}, {"PermissionRequest", true},
+	{"PostToolUse", true}, {"Notification", false}, {"Stop", false},
+	{"SubagentStop", false}, {"SessionEnd", false},
+};
+
+/* The command to install: this program by its full path, so that the
+ * agent's PATH does not matter. */
+static char *
+hook_command(const char *provider)
+{
+	char exe[PATH_MAX], *cmd;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+	if (n <= 0)
+		snprintf(exe, sizeof exe, "starry-tmux-scan");
+	else
+		exe[n] = '\0';
+	if (asprintf(&cmd, "%s hook %s", exe, provider) < 0)
+		diag_die(EX_OSERR, "out of memory");
+	return cmd;
+}
+
+/* Whether a command is one of ours (any path to it). */
+static bool
+is_ours(const char *cmd, const char *provider)
+{
+	char tail[64];
+	const char *at;
+
+	snprintf(tail, sizeof tail, "starry-tmux-scan hook %s", provider);
+	at = cmd != NULL ? strstr(cmd, tail) : NULL;
+	return at != NULL && (at == cmd || at[-1] == '/' || at[-1] == ' ' ||
+	    at[-1] == '"' || at[-1] == '\'');
+}
+
+static char *
+default_path(const char *provider)
+{
+	const char *dir = getenv(strcmp(provider, "claude") == 0 ?
+	    "CLAUDE_CONFIG_DIR" : "CODEX_HOME"), *home = getenv("HOME");
+	char *path;
+
+	if (dir != NULL && dir[0] != '\0')
+		return starry_path_join(dir, strcmp(provider, "claude") == 0 ?
+		    "settings.json" : "config.toml");
+	if (home == NULL || home[0] == '\0')
+		diag_die(EX_CONFIG, "install-hooks: no HOME to find the "
+		    "settings in (use --settings)");
+	if (asprintf(&path, "%s/%s", home, strcmp(provider, "claude") == 0 ?
+	    ".claude/settings.json" : ".codex/config.toml") < 0)
+		diag_die(EX_OSERR, "out of memory");
+	return path;
+}
+
+/* The file's text ("" when it is not there); *exists says which. */
+static char *
+read_settings(const char *path, bool *exists)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len;
+	char *text;
+
+	*exists = fd >= 0;
+	if (fd < 0) {
+		if (errno != ENOENT)
+			diag_die(EX_NOINPUT, "%s: %s", path, strerror(errno));
+		return strdup("");
+	}
+	text = fdio_read(fd, SETTINGS_MAX, false, &len);
+	if (text == NULL && errno == 0)
+		text = strdup("");
+	else if (text == NULL)
+		diag_die(errno == EFBIG ? EX_DATAERR : EX_IOERR, "%s: %s",
+		    path, strerror(errno));
+	close(fd);
+	return text;
+}
+
+/* ---- Claude Code: settings.json ---- */
+
+static bool
+group_has_ours(json_t *group, const char *provider)
+{
+	json_t *hooks = json_object_get(group, "hooks"), *h;
+	size_t i;
+
+	json_array_foreach(hooks, i, h)
+		if (is_ours(json_string_value(json_object_get(h, "command")),
+		    provider))
+			return true;
+	return false;
+}
+
+/* Add or take out our hook in doc (an object). Returns the changes. */
+static int
+claude_edit(json_t *doc, const char *path, bool uninstall)
+{
+	json_t *hooks = json_object_get(doc, "hooks");
+	char *cmd = hook_command("claude");
+	int changes = 0;
+
+	if (hooks != NULL && !json_is_object(hooks))
+		diag_die(EX_DATAERR, "%s: \"hooks\" is not an object; left as "
+		    "it is", path);
+	if (hooks == NULL) {
+		if (uninstall) {
+			free(cmd);
+			return 0;
+		}
+		json_object_set_new(doc, "hooks", hooks = json_object());
+	}
+	for (size_t e = 0; e < sizeof claude_events / sizeof claude_events[0];
+	    e++) {
+		const char *ev = claude_events[e].event;
+		json_t *groups = json_object_get(hooks, ev), *g;
+		bool found = false;
+		size_t i;
+
+		if (groups != NULL && !json_is_array(groups))
+			diag_die(EX_DATAERR, "%s: hooks.%s is not a list; left "
+			    "as it is", path, ev);
+		if (uninstall) {
+			for (i = 0; i < json_array_size(groups);) {
+				json_t *list;
+				size_t k;
+
+				g = json_array_get(groups, i);
+				list = json_object_get(g, "hooks");
+				for (k = 0; k < json_array_size(list);) {
+					json_t *h = json_array_get(list, k);
+
+					if (is_ours(json_string_value(
+					    json_object_get(h, "command")),
+					    "claude")) {
+						json_array_remove(list, k);
+						changes++;
+					} else {
+						k++;
+					}
+				}
+				/* A group that held only ours goes too. */
+				if (json_is_array(list) &&
+				    json_array_size(list) == 0)
+					json_array_remove(groups, i);
+				else
+					i++;
+			}
+			if (groups != NULL && json_array_size(groups) == 0)
+				json_object_del(hooks, ev);
+			continue;
+		}
+		json_array_foreach(groups, i, g)
+			if (group_has_ours(g, "claude"))
+				found = true;
+		if (found)
+			continue;
+		if (groups == NULL)
+			json_object_set_new(hooks, ev, groups = json_array());
+		g = json_pack("{s:[{s:s, s:s}]}", "hooks", "type", "command",
+		    "command", cmd);
+		if (claude_events[e].tools)
+			json_object_set_new(g, "matcher", json_string(""));
+		json_array_append_new(groups, g);
+		changes++;
+	}
+	if (uninstall && json_object_size(hooks) == 0)
+		json_object_del(doc, "hooks");
+	free(cmd);
+	return changes;
+}
+
+/* ---- Codex: config.toml ---- */
+
+/* The span of the top-level "notify = ..." (to the end of its array),
+ * or -1; *insert is where a top-level key can go (before the first
+ * table). */
+static ssize_t
+toml_notify(const char *text, size_t *end, size_t *insert)
+{
+	const char *line = text;
+	ssize_t at = -1;
+
+	*insert = strlen(text);
+	while (*line != '\0') {
+		const char *p = line, *nl = strchrnul(line, '\n');
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '[') {
+			*insert = (size_t)(line - text);
+			break;
+		}
+		if (strncmp(p, "notify", 6) == 0 &&
+		    strspn(p + 6, " \t") + p + 6 < nl && p[6 + strspn(p + 6,
+		    " \t")] == '=') {
+			const char *close = strchr(p, ']');
+
+			at = line - text;
+			if (close == NULL)
+				close = nl;
+			nl = strchrnul(close, '\n');
+			*end = (size_t)(nl - text) + (*nl == '\n');
+			return at;
+		}
+		line = *nl == '\n' ? nl + 1 : nl;
+	}
+	return at;
+}
+
+static char *
+codex_edit(const char *text, const char *path, bool uninstall, int *changes)
+{
+	char *cmd = hook_command("codex"), *exe, *out, *line;
+	size_t end = 0, insert;
+	ssize_t at = toml_notify(text, &end, &insert);
+
+	*changes = 0;
+	if (at >= 0) {
+		char *span = strndup(text + at, end - (size_t)at);
+		bool ours = span != NULL && strstr(span, "starry-tmux-scan") &&
+		    strstr(span, "\"codex\"");
+
+		free(span);
+		if (!ours && !uninstall)
+			diag_die(EX_DATAERR, "%s: has a notify program of its "
+			    "own; Codex runs one only: left as it is (add "
+			    "'starry-tmux-scan hook codex' to it by hand)", path);
+		free(cmd);
+		if (!uninstall || !ours)
+			return strdup(text);
+		*changes = 1;
+		if (asprintf(&out, "%.*s%s", (int)at, text, text + end) < 0)
+			diag_die(EX_OSERR, "out of memory");
+		return out;
+	}
+	free(cmd);
+	if (uninstall)
+		return strdup(text);
+	/* notify = ["/path/starry-tmux-scan", "hook", "codex"] */
+	exe = hook_command("codex");
+	exe[strlen(exe) - strlen(" hook codex")] = '\0';
+	/* Right after the last top-level line, before the blank lines
+	 * that set the first table apart: taken out, the file is as it
+	 * was. */
+	while (insert > 1 && text[insert - 1] == '\n' &&
+	    text[insert - 2] == '\n')
+		insert--;
+	if (asprintf(&line, "notify = [\"%s\", \"hook\", \"codex\"]\n",
+	    exe) < 0 ||
+	    asprintf(&out, "%.*s%s%s%s", (int)insert, text,
+	    insert > 0 && text[insert - 1] != '\n' ? "\n" : "", line,
+	    text + insert) < 0)
+		diag_die(EX_OSERR, "out of memory");
+	free(line);
+	free(exe);
+	*changes = 1;
+	return out;
+}
+
+/* ---- the command ---- */
+
+static void
+keep_backup(const char *path, const char *text)
+{
+	struct starry_err err;
+	char stamp[32], *bak;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+	/* A name of its own: two runs in one second keep two copies. */
+	for (int n = 0;; n++) {
+		if ((n == 0 ? asprintf(&bak, "%s.bak-%s", path, stamp) :
+		    asprintf(&bak, "%s.bak-%s.%d", path, stamp, n)) < 0)
+			diag_die(EX_OSERR, "out of memory");
+		if (access(bak, F_OK) < 0 && errno == ENOENT)
+			break;
+		free(bak);
+	}
+	if (atomic_write_file(bak, text, strlen(text), 0600, &err) < 0)
+		diag_die_err(&err);
+	diag_note("install-hooks: the old %s is kept as %s", path, bak);
+	free(bak);
+}
+
+int
+scan_install_main(int argc, char **argv)
+{
+	struct cli_common common = {0};
+	struct starry_err err;
+	const char *provider, *settings = NULL;
+	bool dry = false, uninstall = false, exists;
+	char *path, *text, *out = NULL;
+	int opt, changes;
+
+	while ((opt = getopt_long(argc, argv, "hnu", install_options,
+	    NULL)) != -1) {
+		if (cli_common_option(&common, opt, install_usage))
+			continue;
+		if (opt == 'n')
+			dry = true;
+		else if (opt == 'u')
+			uninstall = true;
+		else if (opt == INSTALL_OPT_SETTINGS)
+			settings = optarg;
+		else
+			diag_die_usage("install-hooks takes no such option");
+	}
+	if (argc - optind != 1)
+		diag_die_usage("install-hooks needs the agent: claude or codex");
+	provider = argv[optind];
+	if (strcmp(provider, "claude") != 0 && strcmp(provider, "codex") != 0)
+		diag_die_usage("install-hooks: no agent '%s' (claude or codex)",
+		    provider);
+	path = settings != NULL ? strdup(settings) : default_path(provider);
+	text = read_settings(path, &exists);
+	if (strcmp(provider, "claude") == 0) {
+		json_error_t jerr;
+		json_t *doc = text[strspn(text, " \t\r\n")] == '\0' ?
+		    json_object() : json_loads(text, 0, &jerr);
+
+		if (doc == NULL)
+			diag_die(EX_DATAERR, "%s:%d:%d: not valid JSON: %s; left "
+			    "as it is", path, jerr.line, jerr.column, jerr.text);
+		if (!json_is_object(doc))
+			diag_die(EX_DATAERR, "%s: not a JSON object; left as it "
+			    "is", path);
+		changes = claude_edit(doc, path, uninstall);
+		if ((out = json_dumps(doc, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER)) == NULL ||
+		    (out = realloc(out, strlen(out) + 2)) == NULL)
+			diag_die(EX_OSERR, "out of memory");
+		strcat(out, "\n");
+		json_decref(doc);
+	} else {
+		out = codex_edit(text, path, uninstall, &changes);
+	}
+	if (dry) {
+		fputs(out, stdout);
+		if (fflush(stdout) == EOF)
+			cli_stdout_failed();
+		diag_note("install-hooks: %s would %s", path, changes == 0 ?
+		    "not change" : "change");
+	} else if (changes == 0) {
+		diag_note("install-hooks: %s has nothing to %s", path,
+		    uninstall ? "take out" : "add");
+	} else {
+		char *dir = strdup(path), *slash = strrchr(dir, '/');
+
+		if (slash != NULL && slash != dir) {
+			*slash = '\0';
+			if (starry_mkdir_p(dir, 0700, &err) < 0)
+				diag_die_err(&err);
+		}
+		free(dir);
+		if (exists)
+			keep_backup(path, text);
+		if (atomic_write_file(path, out, strlen(out), exists ?
+		    ATOMIC_KEEP_MODE : 0600, &err) < 0)
+			diag_die_err(&err);
+		diag_note("install-hooks: %s: %s", path, uninstall ?
+		    "took out starry-tmux-scan's hooks" :
+		    "added starry-tmux-scan's hooks");
+	}
+	free(out);
+	free(text);
+	free(path);
+	return 0;
+}
