@@ -478,12 +478,18 @@ scan_watch_main(int argc, char **argv)
 	    starry_mkdir_p(paths.home, 0700, &err) < 0)
 		diag_die_err(&err);
 	/* One watcher per server. */
-	if ((lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
-		diag_die(EX_CANTCREAT, "%s: %s", lockpath, strerror(errno));
+	lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0) {
+		int e = errno;
+
+		diag_error("%s: %s", lockpath, strerror(e));
+		free(lockpath);
+		exit(EX_CANTCREAT);
+	}
+	free(lockpath);
 	if (flock(lock, LOCK_EX | LOCK_NB) < 0)
 		diag_die(EX_TEMPFAIL, "a watcher of %s is running already",
 		    w.server);
-	free(lockpath);
 	if ((w.sink = sink_new(paths.home, paths.runtime)) == NULL)
 		diag_die(EX_OSERR, "out of memory");
 	tracker_init(&w.tracker);

@@ -186,7 +186,8 @@ spool_drain(const char *dir, spool_fn *fn, spool_err_fn *err_fn, void *ctx)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, by_name);
+	if (n > 0)
+		qsort(names, n, sizeof *names, by_name);
 	for (size_t i = 0; i < n; i++) {
 		char *path = starry_path_join(dir, names[i]);
 		json_error_t jerr;

@@ -57,7 +57,8 @@ proc_tab_load(struct proc_tab *t)
 		proc_tab_free(t);
 		return -1;
 	}
-	qsort(t->v, t->n, sizeof *t->v, by_ppid);
+	if (t->n > 0)
+		qsort(t->v, t->n, sizeof *t->v, by_ppid);
 	return 0;
 }
 
