@@ -217,7 +217,8 @@ static const char watch_usage[] =
 "approval), and tells each change of a pane's state as a TMUX:PANE_STATE\n"
 "event: on standard output, and to the hub when it runs (else into the\n"
 "store). It keeps the cache that status reads. SIGHUP reads the\n"
-"signatures again.\n"
+"signatures again. It ends when the tmux server has been gone for three\n"
+"looks in a row.\n"
 "\n"
 "options:\n"
 SCAN_OPTIONS_HELP
@@ -243,7 +244,12 @@ struct watch {
 	char *dir, *spool, *cache;
 	int64_t interval;
 	bool dirty;
+	unsigned no_server;	/* looks in a row that found no server */
 };
+
+/* The watcher ends when its tmux server has been gone this many looks in
+ * a row: one started with the server (the tmux plugin's) ends with it. */
+#define WATCH_NO_SERVER_LOOKS 3
 
 static const char *
 view_agent(const struct track_view *v)
@@ -406,6 +412,7 @@ look(struct watch *w)
 		return;
 	}
 	now = event_now_ms();
+	w->no_server = sc.panes.no_server ? w->no_server + 1 : 0;
 	if ((seen = calloc(sc.n + 1, sizeof *seen)) == NULL) {
 		scan_free(&sc);
 		return;
@@ -510,6 +517,12 @@ scan_watch_main(int argc, char **argv)
 		if (now >= next_look) {
 			look(&w);
 			next_look = now + w.interval;
+			if (w.no_server >= WATCH_NO_SERVER_LOOKS) {
+				diag_note("watch: no tmux server at %s any "
+				    "more; stopping", w.server);
+				quit = true;
+				continue;
+			}
 		}
 		tracker_tick(&w.tracker, event_now_ms(), tell, &w);
 		if (w.dirty) {

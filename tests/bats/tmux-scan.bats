@@ -661,3 +661,16 @@ EOF
 	run tmux -L "$SOCK" list-keys -T prefix m
 	assert_output --partial "starry-tmux-scan menu"
 }
+
+@test "watch: ends by itself (0) when its tmux server is gone, telling the tombstones of its agents first" {
+	p=$(show_in_pane claude "$SCREENS/claude/idle--after-answer-prompt-empty.txt")
+	watcher
+	tmux -L "$SOCK" kill-server
+	wait_for 5 sh -c "! kill -0 $WATCHER 2>/dev/null"
+	wait "$WATCHER"
+	grep -q "no tmux server at .* any more; stopping" watch.err
+	jq -se --arg p "$p" 'map(.payload) | last | .pane == $p and .tombstoned and .presence == "gone"' events.jsonl
+	# It took its cache with it.
+	[ -z "$(find "$STARRY_RUNTIME/tmux" -name status.json)" ]
+	WATCHER=
+}
