@@ -79,20 +79,22 @@ shipped_signatures(void)
 		"/../share/starry/signatures.yaml",
 		"/../../share/starry/signatures.yaml",
 	};
-	char exe[PATH_MAX], *path;
+	char exe[PATH_MAX], *dir, *path;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 
-	for (size_t i = 0; n > 0 && i < sizeof rel / sizeof rel[0]; i++) {
-		char *real;
-
+	if (n > 0) {
 		exe[n] = '\0';
-		if (asprintf(&path, "%s%s", dirname(exe), rel[i]) < 0)
-			break;
-		real = realpath(path, NULL);
-		free(path);
-		if (real != NULL)
-			return real;
-		n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		dir = dirname(exe);
+		for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+			char *real;
+
+			if (asprintf(&path, "%s%s", dir, rel[i]) < 0)
+				break;
+			real = realpath(path, NULL);
+			free(path);
+			if (real != NULL)
+				return real;
+		}
 	}
 	if (asprintf(&path, "%s/share/starry/signatures.yaml",
 	    STARRY_PREFIX) < 0)
@@ -173,7 +175,8 @@ scan_collect(const struct scan_opts *o, const struct signatures *s,
 	}
 	for (size_t i = 0; i < sc->panes.n; i++) {
 		struct tmux_pane *tp = &sc->panes.v[i];
-		bool this = only != NULL && strcmp(only, tp->id) == 0;
+		bool this = only != NULL && (strcmp(only, tp->id) == 0 ||
+		    strcmp(only, tp->target) == 0);
 		struct pane_input in = {
 			.procs = &procs, .pid = tp->pid, .command = tp->command,
 			.title = tp->title, .screen = tp->screen,
@@ -221,16 +224,13 @@ scan_pane_json(const struct scan_opts *o, const struct scan *sc,
 {
 	const struct tmux_pane *tp = p->pane;
 	const struct pane_verdict *v = &p->v;
-	char target[256];
 	json_t *j;
 
-	snprintf(target, sizeof target, "%s:%d.%d", tp->session, tp->window,
-	    tp->index);
 	j = json_pack("{s:s?, s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:s, s:s, "
 	    "s:s, s:s?, s:s?, s:s, s:s, s:s?, s:f, s:s, s:I}",
 	    "server", o->server.path != NULL ? o->server.path :
 	    o->server.name,
-	    "pane", tp->id, "target", target, "session", tp->session,
+	    "pane", tp->id, "target", tp->target, "session", tp->session,
 	    "window", tp->window, "window_name", tp->window_name,
 	    "index", tp->index, "pid", (int)tp->pid, "command", tp->command,
 	    "presence", pane_presence_name(v->presence),

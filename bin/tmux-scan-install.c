@@ -60,18 +60,26 @@ static const struct {
 	{"SubagentStop", false}, {"SessionEnd", false},
 };
 
-/* The command to install: this program by its full path, so that the
- * agent's PATH does not matter. */
+/* This program by its full path, so that the agent's PATH does not
+ * matter. */
+static void
+self_path(char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+
+	if (n <= 0)
+		snprintf(buf, size, "starry-tmux-scan");
+	else
+		buf[n] = '\0';
+}
+
+/* The command to install. */
 static char *
 hook_command(const char *provider)
 {
 	char exe[PATH_MAX], *cmd;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 
-	if (n <= 0)
-		snprintf(exe, sizeof exe, "starry-tmux-scan");
-	else
-		exe[n] = '\0';
+	self_path(exe, sizeof exe);
 	if (asprintf(&cmd, "%s hook %s", exe, provider) < 0)
 		diag_die(EX_OSERR, "out of memory");
 	return cmd;
@@ -267,7 +275,7 @@ toml_notify(const char *text, size_t *end, size_t *insert)
 static char *
 codex_edit(const char *text, const char *path, bool uninstall, int *changes)
 {
-	char *cmd = hook_command("codex"), *exe, *out, *line;
+	char exe[PATH_MAX], *out;
 	size_t end = 0, insert;
 	ssize_t at = toml_notify(text, &end, &insert);
 
@@ -282,7 +290,6 @@ codex_edit(const char *text, const char *path, bool uninstall, int *changes)
 			diag_die(EX_DATAERR, "%s: has a notify program of its "
 			    "own; Codex runs one only: left as it is (add "
 			    "'starry-tmux-scan hook codex' to it by hand)", path);
-		free(cmd);
 		if (!uninstall || !ours)
 			return strdup(text);
 		*changes = 1;
@@ -290,26 +297,19 @@ codex_edit(const char *text, const char *path, bool uninstall, int *changes)
 			diag_die(EX_OSERR, "out of memory");
 		return out;
 	}
-	free(cmd);
 	if (uninstall)
 		return strdup(text);
-	/* notify = ["/path/starry-tmux-scan", "hook", "codex"] */
-	exe = hook_command("codex");
-	exe[strlen(exe) - strlen(" hook codex")] = '\0';
 	/* Right after the last top-level line, before the blank lines
 	 * that set the first table apart: taken out, the file is as it
 	 * was. */
 	while (insert > 1 && text[insert - 1] == '\n' &&
 	    text[insert - 2] == '\n')
 		insert--;
-	if (asprintf(&line, "notify = [\"%s\", \"hook\", \"codex\"]\n",
-	    exe) < 0 ||
-	    asprintf(&out, "%.*s%s%s%s", (int)insert, text,
-	    insert > 0 && text[insert - 1] != '\n' ? "\n" : "", line,
-	    text + insert) < 0)
+	self_path(exe, sizeof exe);
+	if (asprintf(&out, "%.*s%snotify = [\"%s\", \"hook\", \"codex\"]\n%s",
+	    (int)insert, text, insert > 0 && text[insert - 1] != '\n' ? "\n" :
+	    "", exe, text + insert) < 0)
 		diag_die(EX_OSERR, "out of memory");
-	free(line);
-	free(exe);
 	*changes = 1;
 	return out;
 }

@@ -79,7 +79,6 @@ scan_scan_main(int argc, char **argv)
 		    "AGENT", "STATE", "ATTENTION", "TITLE");
 	for (size_t i = 0; i < sc.n; i++) {
 		const struct scan_pane *p = &sc.v[i];
-		char target[256];
 
 		if (p->v.agent == NULL && !all)
 			continue;
@@ -87,9 +86,8 @@ scan_scan_main(int argc, char **argv)
 			cli_print_json(scan_pane_json(&o, &sc, p));
 			continue;
 		}
-		snprintf(target, sizeof target, "%s:%d.%d", p->pane->session,
-		    p->pane->window, p->pane->index);
-		printf("%-6s %-20s %-9s %-16s %-9s %s\n", p->pane->id, target,
+		printf("%-6s %-20s %-9s %-16s %-9s %s\n", p->pane->id,
+		    p->pane->target,
 		    p->v.agent != NULL ? p->v.agent->key : "-",
 		    p->v.agent != NULL ? pane_state_name(p->v.state) : "-",
 		    p->v.attention != ATTENTION_NONE ?
@@ -121,11 +119,12 @@ static const struct option explain_options[] = {
 	{NULL, 0, NULL, 0}
 };
 
+/* The signals, kept until the pane they are about is known. */
 static void
-print_note(void *ctx, const char *line)
+keep_note(void *ctx, const char *line)
 {
-	(void)ctx;
-	printf("  %s\n", line);
+	if (fprintf(ctx, "  %s\n", line) < 0)
+		diag_die(EX_OSERR, "out of memory");
 }
 
 int
@@ -134,7 +133,10 @@ scan_explain_main(int argc, char **argv)
 	struct scan_opts o = {0};
 	struct signatures sigs;
 	struct scan sc;
-	const char *want, *id = NULL;
+	const struct scan_pane *p;
+	char *notes = NULL;
+	size_t notes_len = 0;
+	FILE *mem;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, SCAN_SHORTOPTS, explain_options,
@@ -145,42 +147,24 @@ scan_explain_main(int argc, char **argv)
 	if (argc - optind != 1)
 		diag_die_usage(optind < argc ? "explain takes one pane" :
 		    "explain needs a pane (its id, %%3, or session:window.pane)");
-	want = argv[optind];
 	scan_load_signatures(&o, &sigs);
-	/* List first to find the pane by id or target, then look at it. */
-	{
-		struct tmux_panes panes;
-		struct starry_err err;
-		char target[256];
-
-		if (tmux_list_panes(&o.server, &panes, &err) < 0)
-			diag_die_err(&err);
-		if (panes.no_server)
-			diag_die(EX_UNAVAILABLE, "no tmux server running");
-		for (size_t i = 0; i < panes.n && id == NULL; i++) {
-			snprintf(target, sizeof target, "%s:%d.%d",
-			    panes.v[i].session, panes.v[i].window,
-			    panes.v[i].index);
-			if (strcmp(want, panes.v[i].id) == 0 ||
-			    strcmp(want, target) == 0)
-				id = strdup(panes.v[i].id);
-		}
-		tmux_panes_free(&panes);
-		if (id == NULL)
-			diag_die(EX_NOINPUT, "no pane '%s' (a pane id such as "
-			    "%%3, or session:window.pane)", want);
-	}
-	printf("pane %s\n", id);
-	scan_run(&o, &sigs, &sc, id, print_note, NULL);
+	if ((mem = open_memstream(&notes, &notes_len)) == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	scan_run(&o, &sigs, &sc, argv[optind], keep_note, mem);
+	fclose(mem);
+	if (sc.panes.no_server)
+		diag_die(EX_UNAVAILABLE, "no tmux server running");
 	if (sc.n == 0)
-		diag_die(EX_NOINPUT, "pane %s went away", id);
-	printf("%s %s: %s %s, attention %s, confidence %.2f\n", id,
-	    sc.v[0].v.agent != NULL ? sc.v[0].v.agent->key : "(no agent)",
-	    pane_presence_name(sc.v[0].v.presence),
-	    pane_state_name(sc.v[0].v.state),
-	    pane_attention_name(sc.v[0].v.attention), sc.v[0].v.confidence);
+		diag_die(EX_NOINPUT, "no pane '%s' (a pane id such as %%3, or "
+		    "session:window.pane)", argv[optind]);
+	p = &sc.v[0];
+	printf("pane %s\n%s", p->pane->id, notes);
+	printf("%s %s: %s %s, attention %s, confidence %.2f\n", p->pane->id,
+	    p->v.agent != NULL ? p->v.agent->key : "(no agent)",
+	    pane_presence_name(p->v.presence), pane_state_name(p->v.state),
+	    pane_attention_name(p->v.attention), p->v.confidence);
 	flush_stdout();
-	free((char *)id);
+	free(notes);
 	scan_free(&sc);
 	signatures_free(&sigs);
 	return 0;
@@ -294,15 +278,9 @@ status_counts(const struct scan_opts *o, struct scan_counts *c)
 	memset(c, 0, sizeof *c);
 	scan_load_signatures(o, &sigs);
 	scan_run(o, &sigs, &sc, NULL, NULL, NULL);
-	for (size_t i = 0; i < sc.n; i++) {
-		if (sc.v[i].v.agent == NULL)
-			continue;
-		c->agents++;
-		c->state[sc.v[i].v.state]++;
-		if (sc.v[i].v.attention != ATTENTION_NONE &&
-		    sc.v[i].v.attention != ATTENTION_FINISHED)
-			c->attention++;
-	}
+	for (size_t i = 0; i < sc.n; i++)
+		if (sc.v[i].v.agent != NULL)
+			scan_counts_add(c, sc.v[i].v.state, sc.v[i].v.attention);
 	scan_free(&sc);
 	signatures_free(&sigs);
 }
@@ -569,8 +547,8 @@ scan_menu_main(int argc, char **argv)
 	const char *client = NULL, *args[16 + 3 * MENU_MAX];
 	char *cache, msg[512], *out;
 	bool all = false, dry = false;
-	size_t n = 0, a = 0;
-	json_t *doc;
+	size_t n = 0, a = 0, k;
+	json_t *doc, *p;
 	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, SCAN_SHORTOPTS "ac:n",
@@ -591,53 +569,40 @@ scan_menu_main(int argc, char **argv)
 	cache = scan_cache_path(&o);
 	doc = cache != NULL ? scan_cache_load(cache, event_now_ms()) : NULL;
 	free(cache);
-	if (doc != NULL) {
-		json_t *p;
-		size_t i;
-
-		json_array_foreach(json_object_get(doc, "panes"), i, p) {
-			const char *att = json_string_value(json_object_get(p,
-			    "attention"));
-
-			if (n == MENU_MAX || !wants_menu(att, all))
-				continue;
-			menu_label(items[n].label, sizeof items[n].label,
-			    json_string_value(json_object_get(p, "target")),
-			    json_string_value(json_object_get(p, "agent")),
-			    json_string_value(json_object_get(p, "state")),
-			    att, json_string_value(json_object_get(p,
-			    "title")));
-			snprintf(items[n].command, sizeof items[n].command,
-			    "switch-client -t %s", json_string_value(
-			    json_object_get(p, "pane")));
-			n++;
-		}
-		json_decref(doc);
-	} else {
+	if (doc == NULL) {
+		/* One look, in the cache's shape. */
 		struct signatures sigs;
 		struct scan sc;
+		json_t *panes = json_array();
 
 		scan_load_signatures(&o, &sigs);
 		scan_run(&o, &sigs, &sc, NULL, NULL, NULL);
-		for (size_t i = 0; i < sc.n && n < MENU_MAX; i++) {
-			const struct scan_pane *p = &sc.v[i];
-			const char *att = pane_attention_name(p->v.attention);
-			char target[256];
-
-			if (p->v.agent == NULL || !wants_menu(att, all))
-				continue;
-			snprintf(target, sizeof target, "%s:%d.%d",
-			    p->pane->session, p->pane->window, p->pane->index);
-			menu_label(items[n].label, sizeof items[n].label,
-			    target, p->v.agent->key, pane_state_name(p->v.state),
-			    att, p->v.title);
-			snprintf(items[n].command, sizeof items[n].command,
-			    "switch-client -t %s", p->pane->id);
-			n++;
-		}
+		for (size_t i = 0; i < sc.n; i++)
+			if (sc.v[i].v.agent != NULL)
+				json_array_append_new(panes,
+				    scan_pane_json(&o, &sc, &sc.v[i]));
 		scan_free(&sc);
 		signatures_free(&sigs);
+		if ((doc = json_pack("{s:o}", "panes", panes)) == NULL)
+			diag_die(EX_OSERR, "out of memory");
 	}
+	json_array_foreach(json_object_get(doc, "panes"), k, p) {
+		const char *att = json_string_value(json_object_get(p,
+		    "attention"));
+
+		if (n == MENU_MAX || !wants_menu(att, all))
+			continue;
+		menu_label(items[n].label, sizeof items[n].label,
+		    json_string_value(json_object_get(p, "target")),
+		    json_string_value(json_object_get(p, "agent")),
+		    json_string_value(json_object_get(p, "state")), att,
+		    json_string_value(json_object_get(p, "title")));
+		snprintf(items[n].command, sizeof items[n].command,
+		    "switch-client -t %s", json_string_value(json_object_get(p,
+		    "pane")));
+		n++;
+	}
+	json_decref(doc);
 	if (n == 0) {
 		args[a++] = "display-message";
 		if (client != NULL) {

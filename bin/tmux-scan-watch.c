@@ -141,6 +141,16 @@ out:
 
 /* ---- the cache status reads ---- */
 
+void
+scan_counts_add(struct scan_counts *c, enum pane_state s,
+    enum pane_attention a)
+{
+	c->agents++;
+	c->state[s]++;
+	if (a != ATTENTION_NONE && a != ATTENTION_FINISHED)
+		c->attention++;
+}
+
 json_t *
 scan_counts_json(const struct scan_counts *c)
 {
@@ -331,11 +341,7 @@ write_cache(struct watch *w, int64_t now)
 
 		if (!p->told || v->agent[0] == '\0' || !p->seen)
 			continue;
-		c.agents++;
-		c.state[v->state]++;
-		if (v->attention != ATTENTION_NONE &&
-		    v->attention != ATTENTION_FINISHED)
-			c.attention++;
+		scan_counts_add(&c, v->state, v->attention);
 		json_array_append_new(panes, json_pack("{s:s, s:s, s:s, s:s, "
 		    "s:s, s:s, s:s?, s:I}", "pane", p->id, "target", p->target,
 		    "agent", v->agent, "state", pane_state_name(v->state),
@@ -417,26 +423,17 @@ look(struct watch *w)
 		scan_free(&sc);
 		return;
 	}
-	char (*targets)[256] = calloc(sc.n + 1, sizeof *targets);
-	if (targets == NULL) {
-		free(seen);
-		scan_free(&sc);
-		return;
-	}
 	for (size_t i = 0; i < sc.n; i++) {
 		const struct tmux_pane *tp = sc.v[i].pane;
 
-		snprintf(targets[i], sizeof targets[i], "%s:%d.%d",
-		    tp->session, tp->window, tp->index);
 		seen[i] = (struct track_seen){
 			.id = tp->id, .pid = tp->pid, .session = tp->session,
-			.target = targets[i], .verdict = &sc.v[i].v,
+			.target = tp->target, .verdict = &sc.v[i].v,
 			.screen_hash = tracker_hash(tp->screen, tp->screen_len),
 		};
 	}
 	if (tracker_scan(&w->tracker, now, seen, sc.n, tell, w) < 0)
 		diag_warn("watch: out of memory");
-	free(targets);
 	free(seen);
 	scan_free(&sc);
 	w->dirty = true;

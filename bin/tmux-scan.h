@@ -75,8 +75,9 @@ struct scan {
 };
 
 /* List every pane, read the processes and the screens, and classify
- * each pane; or die (69 when tmux cannot be run). note, when not NULL,
- * hears the signals seen for the pane named only (for explain). */
+ * each pane, or only the one whose id or target is only (when not
+ * NULL), which note then hears the signals of (for explain); or die (69
+ * when tmux cannot be run). */
 void scan_run(const struct scan_opts *o, const struct signatures *s,
     struct scan *sc, const char *only, pane_note_fn *note, void *ctx);
 /* The same, returning 0 or -1 with err instead of dying. */
@@ -91,6 +92,10 @@ struct scan_counts {
 	unsigned agents, attention;
 };
 json_t *scan_counts_json(const struct scan_counts *c);
+/* Count one agent in state s with attention a ("finished" is not a call
+ * for the user). */
+void scan_counts_add(struct scan_counts *c, enum pane_state s,
+    enum pane_attention a);
 
 /* The folder of a tmux server's files: RUNTIME/tmux/KEY (malloc'd). */
 char *scan_server_dir(const struct starry_paths *paths,

@@ -356,7 +356,8 @@ pane_classify(const struct signatures *sigs, const struct pane_input *in,
 		    "pattern matched: %s", v->agent->key, found,
 		    pane_state_name(sv.state));
 	}
-	for (size_t i = 0; i < v->agent->nrules; i++) {
+	/* For explain: every rule that matched, not only the first. */
+	for (size_t i = 0; note_fn != NULL && i < v->agent->nrules; i++) {
 		const struct sig_rule *r = &v->agent->rules[i];
 		const char *tail = screen_tail(&sc, r->lines ? r->lines :
 		    v->agent->lines);

@@ -219,6 +219,7 @@ pane_free(struct tmux_pane *p)
 	free(p->window_name);
 	free(p->command);
 	free(p->title);
+	free(p->target);
 	free(p->screen);
 }
 
@@ -268,7 +269,10 @@ parse_pane(char *line, struct tmux_pane *p)
 	    (p->session = strdup(f[2])) == NULL ||
 	    (p->window_name = strdup(f[4])) == NULL ||
 	    (p->command = strdup(f[6])) == NULL ||
-	    (p->title = strdup(f[7])) == NULL) {
+	    (p->title = strdup(f[7])) == NULL ||
+	    asprintf(&p->target, "%s:%d.%d", p->session, p->window,
+	    p->index) < 0) {
+		p->target = NULL;
 		pane_free(p);
 		return -2;
 	}

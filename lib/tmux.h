@@ -23,6 +23,7 @@ struct tmux_pane {
 	int window;		/* window index */
 	char *window_name;
 	int index;		/* pane index */
+	char *target;		/* "session:window.index" */
 	char *command;		/* pane_current_command */
 	char *title;		/* pane_title */
 	bool active, dead;
