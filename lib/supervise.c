@@ -49,6 +49,8 @@
 					   most holddown.failures can be */
 #define SV_READY_TIMEOUT_MS 30000	/* from start to ready-fd */
 #define SV_SETTLE_MS SINK_RECORD_MS	/* from a start to supervise_shed_memory */
+#define SV_LOADER_MS       2		/* after the agent's exec: its loader's
+					   time to itself (sv_let_it_load) */
 
 enum sv_state {
 	SV_STARTING,		/* started; waiting for its ready-fd */
@@ -712,6 +714,28 @@ sv_spawn_agent(struct supervisor *sv, int in, int out, int err, int notify,
 	return pid;
 }
 
+/* The agent has exec'd, and its dynamic loader now maps and relocates
+ * its libraries, page fault after page fault. What we do meanwhile, and
+ * what whoever waits for our word does once told (a client's exit),
+ * competes with that for the kernel's page-table work, and on a virtual
+ * machine for the hypervisor's: measured (tests/bench, section h), it
+ * delays the agent's first instruction by about half as long again as
+ * the loader takes alone. So we keep still for SV_LOADER_MS, unless the
+ * agent speaks, becomes ready or ends sooner, or a signal or a control
+ * line comes; nothing is read here, the loop reads it all after. */
+static void
+sv_let_it_load(const struct supervisor *sv, int out, int err, int notify)
+{
+	struct pollfd p[] = {
+		{.fd = out, .events = POLLIN}, {.fd = err, .events = POLLIN},
+		{.fd = notify, .events = POLLIN}, {.fd = sv->sigfd, .events = POLLIN},
+		{.fd = sv->ctl, .events = POLLIN},
+	};
+
+	while (poll(p, sizeof p / sizeof *p, SV_LOADER_MS) < 0 && errno == EINTR)
+		;
+}
+
 static int
 pipe_pair(int fds[2])
 {
@@ -781,6 +805,7 @@ sv_start(struct supervisor *sv, struct starry_err *err)
 		    "cannot run %s", sv->argv[0]);
 		goto out;
 	}
+	sv_let_it_load(sv, out[0], er[0], ready[0]);
 	sv->pid = sv->pgid = pid;
 	sv->in = in[1];
 	sv->out = out[0];
