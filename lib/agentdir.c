@@ -1,6 +1,5 @@
 /* An agent's folder: see agentdir.h. Paths are built and freed here; the
  * json_t * documents returned are the caller's. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -196,54 +195,34 @@ out:
 	return rc;
 }
 
-static int
-compare_names(const void *a, const void *b)
+/* An agent's folder: any entry but a hidden one. */
+static bool
+not_hidden(const char *name)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return name[0] != '.';
 }
 
 int
 agentdir_each(const char *home, agentdir_each_fn fn, void *ctx,
     struct starry_err *err)
 {
-	char *path, **names = NULL, **grown;
-	size_t n = 0, cap = 0, i;
-	struct dirent *d;
-	DIR *dir;
+	char *path, **names;
+	size_t n, i;
 	int rc = 0;
 
 	if (asprintf(&path, "%s/agents", home) < 0)
 		return starry_err_set(err, EX_OSERR, "out of memory");
-	dir = opendir(path);
-	if (dir == NULL) {
-		rc = errno == ENOENT ? 0 :
-		    starry_err_sys(err, EX_IOERR, "cannot read %s", path);
+	if (starry_dir_names(path, not_hidden, &names, &n) < 0) {
+		rc = errno == ENOMEM ? starry_err_set(err, EX_OSERR,
+		    "out of memory") : starry_err_sys(err, EX_IOERR,
+		    "cannot read %s", path);
 		free(path);
 		return rc;
 	}
-	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((grown = realloc(names, cap * sizeof *names)) == NULL)
-				break;
-			names = grown;
-		}
-		if ((names[n] = strdup(d->d_name)) == NULL)
-			break;
-		n++;
-	}
-	if (d != NULL)
-		rc = starry_err_set(err, EX_OSERR, "out of memory");
-	closedir(dir);
 	free(path);
-	qsort(names, n, sizeof *names, compare_names);
 	for (i = 0; i < n && rc == 0; i++)
 		rc = fn(ctx, names[i]);
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	starry_names_free(names, n);
 	return rc;
 }
 

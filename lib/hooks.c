@@ -1,5 +1,4 @@
 /* Hook events and the spool: see hooks.h. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -144,12 +143,6 @@ spool_put(const char *dir, const json_t *entry, struct starry_err *err)
 	return rc;
 }
 
-static int
-by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static bool
 is_entry(const char *name)
 {
@@ -161,33 +154,12 @@ is_entry(const char *name)
 int
 spool_drain(const char *dir, spool_fn *fn, spool_err_fn *err_fn, void *ctx)
 {
-	char **names = NULL, msg[512];
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	DIR *d;
+	char **names, msg[512];
+	size_t n;
 	int taken = 0;
 
-	if ((d = opendir(dir)) == NULL)
-		return errno == ENOENT ? 0 : -1;
-	while ((de = readdir(d)) != NULL) {
-		if (!is_entry(de->d_name))
-			continue;
-		if (n == cap) {
-			char **v = reallocarray(names, cap ? 2 * cap : 64,
-			    sizeof *v);
-
-			if (v == NULL)
-				break;
-			names = v;
-			cap = cap ? 2 * cap : 64;
-		}
-		if ((names[n] = strdup(de->d_name)) == NULL)
-			break;
-		n++;
-	}
-	closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof *names, by_name);
+	if (starry_dir_names(dir, is_entry, &names, &n) < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		char *path = starry_path_join(dir, names[i]);
 		json_error_t jerr;
@@ -218,8 +190,6 @@ spool_drain(const char *dir, spool_fn *fn, spool_err_fn *err_fn, void *ctx)
 		}
 		free(path);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	starry_names_free(names, n);
 	return taken;
 }

@@ -1,6 +1,7 @@
 /* Where starry keeps things: see paths.h. Every string in struct
  * starry_paths is malloc'd and owned by it; starry_path_join returns a
  * malloc'd string the caller frees. No json_t * passes through here. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -282,4 +283,68 @@ made:
 out:
 	free(buf);
 	return rc;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+starry_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int
+starry_dir_names(const char *dir, bool (*want)(const char *name),
+    char ***names, size_t *n)
+{
+	char **v = NULL, **grown;
+	size_t len = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int e;
+
+	*names = NULL;
+	*n = 0;
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	for (e = 0; e == 0;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			e = errno;	/* 0 at the end */
+			break;
+		}
+		if (want != NULL ? !want(de->d_name) :
+		    strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (len == cap) {
+			cap = cap ? 2 * cap : 64;
+			if ((grown = reallocarray(v, cap, sizeof *v)) == NULL) {
+				e = ENOMEM;
+				break;
+			}
+			v = grown;
+		}
+		if ((v[len] = strdup(de->d_name)) == NULL)
+			e = ENOMEM;
+		else
+			len++;
+	}
+	closedir(d);
+	if (e != 0) {
+		starry_names_free(v, len);
+		errno = e;
+		return -1;
+	}
+	/* qsort's array may not be NULL, even of none. */
+	if (len > 0)
+		qsort(v, len, sizeof *v, by_name);
+	*names = v;
+	*n = len;
+	return 0;
 }

@@ -4,6 +4,9 @@
 #ifndef STARRY_PATHS_H
 #define STARRY_PATHS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "diag.h"
 
 struct starry_paths {
@@ -24,5 +27,14 @@ int starry_mkdir_p(const char *path, int mode, struct starry_err *err);
 
 /* A malloc'd "dir/name" (NULL only on out of memory). */
 char *starry_path_join(const char *dir, const char *name);
+
+/* The names of dir's entries that want accepts (want NULL: every one but
+ * "." and ".."), sorted by strcmp: *names is a malloc'd array of *n
+ * malloc'd strings, for starry_names_free. A dir that does not exist has
+ * none (0, *names NULL). -1 with errno when dir cannot be read or memory
+ * runs out; nothing is left allocated then. */
+int starry_dir_names(const char *dir, bool (*want)(const char *name),
+    char ***names, size_t *n);
+void starry_names_free(char **names, size_t n);
 
 #endif
