@@ -1,0 +1,445 @@
+/* starry-sched run: read events (stdin, a file, a FIFO or the hub), fire
+ * timers, and print each action's event on stdout, so that
+ * `starry-bus sub | starry-sched run | starry-spawn serve` is a pipeline.
+ * SIGHUP reloads the rules; an invalid new version is refused and the
+ * old rules stay in force. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fdio.h"
+#include "hub.h"
+#include "ingest.h"
+#include "outbuf.h"
+#include "paths.h"
+#include "sched-cmd.h"
+#include "scheduler.h"
+
+static const char run_usage[] =
+"usage: starry-sched run [options]\n"
+"\n"
+"Read events, match them against the rules of orchestration.yaml, fire\n"
+"timers, and print the event of each action on stdout (SPAWN:REQUEST,\n"
+"SPAWN:STOP_REQUEST, or the type an emit names), carrying the trace of\n"
+"the event that caused it.\n"
+"\n"
+"      --rules FILE       the rules file (default: $STARRY_CONFIG/orchestration.yaml)\n"
+"  -e, --events PATH      read events from PATH: a file, a FIFO (kept open\n"
+"                         when its writers leave), - for stdin (the\n"
+"                         default), or 'hub' to subscribe to the hub\n"
+"      --clock wall|event the clock timers and debounce go by: the wall\n"
+"                         clock (default), or the timestamps of the events\n"
+"                         read (for replays and tests)\n"
+"      --now TIME         start the event clock at TIME (RFC 3339 or @SECONDS;\n"
+"                         default: the first event's timestamp)\n"
+"  -r, --rejects FILE     append rejected lines to FILE as KERNEL:ERROR events\n"
+"      --ready-fd N       write a newline to fd N once running\n"
+"      --stats            print counts on stderr at the end (and on SIGUSR1)\n"
+"  -h, --help, --version\n"
+"\n"
+"Timers' last firings are kept in $STARRY_HOME/sched/timers.json; a firing\n"
+"missed while not running happens once at start. At the end of its input\n"
+"it fires what debounce holds and ends, unless timers are left to run.\n"
+"SIGTERM and SIGINT end it the same way; SIGHUP reloads the rules.\n";
+
+enum {
+	OPT_RULES = CLI_OPT_FREE, OPT_CLOCK, OPT_NOW, OPT_READY_FD, OPT_STATS,
+};
+
+static const struct option run_options[] = {
+	{"rules", required_argument, NULL, OPT_RULES},
+	{"events", required_argument, NULL, 'e'},
+	{"clock", required_argument, NULL, OPT_CLOCK},
+	{"now", required_argument, NULL, OPT_NOW},
+	{"rejects", required_argument, NULL, 'r'},
+	{"ready-fd", required_argument, NULL, OPT_READY_FD},
+	{"stats", no_argument, NULL, OPT_STATS},
+	CLI_COMMON_LONGOPTS,
+	{NULL, 0, NULL, 0},
+};
+
+struct run {
+	const char *rules_path;
+	struct rule_set *rs;
+	struct sched *sched;
+	struct ingest ingest;
+	struct outbuf out;
+	const char *input_name;
+	int in_fd, sigfd;
+	struct line_reader *reader;
+	bool event_clock, clock_set, hub, in_done;
+	int64_t clock;			/* the event clock's time */
+	int status;
+};
+
+static int64_t
+run_now(const struct run *r)
+{
+	return r->event_clock ? r->clock : event_now_ms();
+}
+
+static int
+run_emit(void *ctx, const struct rule *rule, json_t *ev)
+{
+	struct run *r = ctx;
+	size_t len;
+	char *line = event_dump_line(ev, &len);
+	int rc = 0;
+
+	(void)rule;
+	json_decref(ev);
+	if (line == NULL || outbuf_append(&r->out, line, len, false) == -1) {
+		if (errno == EPIPE)
+			cli_stdout_failed();
+		diag_warn("stdout: %s", line == NULL ? "out of memory" : strerror(errno));
+		rc = -1;
+	}
+	free(line);
+	return rc;
+}
+
+/* A diagnostic event on stdout: a reload refused, say. */
+static void
+run_diagnostic(struct run *r, const char *code, const char *msg)
+{
+	struct event_origin o = {.source = "starry-sched", .priority = 1};
+	json_t *ev = event_create("KERNEL:ERROR", json_pack("{s:s, s:s, s:s}",
+	    "code", code, "message", msg, "source", "starry-sched"), &o, NULL);
+
+	if (ev != NULL)
+		run_emit(r, NULL, ev);
+}
+
+static void
+run_flush(struct run *r)
+{
+	if (outbuf_flush(&r->out) == -1) {
+		if (errno == EPIPE)
+			cli_stdout_failed();
+		diag_die(EX_IOERR, "stdout: %s", strerror(errno));
+	}
+}
+
+static void
+run_stats(const struct run *r, const char *when)
+{
+	struct sched_stats st;
+
+	sched_get_stats(r->sched, &st);
+	diag_note("%s: %llu events, %llu matched, %llu actions, %llu debounced, "
+	    "%llu held back by concurrency, %llu failed, %llu rejected", when,
+	    (unsigned long long)st.events, (unsigned long long)st.matched,
+	    (unsigned long long)st.fired, (unsigned long long)st.debounced,
+	    (unsigned long long)st.over_concurrency, (unsigned long long)st.failed,
+	    (unsigned long long)r->ingest.rejected);
+}
+
+static void
+run_reload(struct run *r, const char *why)
+{
+	struct rule_set *rs;
+	struct starry_err err;
+
+	if (rules_load(r->rules_path, &rs, &err) == -1) {
+		diag_warn("%s: the new rules are refused, the old ones stay: %s", why,
+		    err.msg);
+		run_diagnostic(r, "ECONFIG", err.msg);
+		return;
+	}
+	if (sched_set_rules(r->sched, rs, run_now(r), &err) == -1) {
+		diag_warn("%s: %s", why, err.msg);
+		rules_free(rs);
+		return;
+	}
+	rules_free(r->rs);
+	r->rs = rs;
+	diag_note("%s: %zu rules loaded from %s", why, rules_count(rs), r->rules_path);
+}
+
+/* Fire what is due up to now; with the event clock, in order of time. */
+static void
+run_tick(struct run *r, int64_t now)
+{
+	struct starry_err err;
+	int64_t due;
+
+	while ((due = sched_next_due(r->sched)) <= now) {
+		if (sched_tick(r->sched, r->event_clock ? due : now, &err) == -1)
+			diag_die_err(&err);
+		if (!r->event_clock)
+			break;
+	}
+}
+
+static void
+run_line(struct run *r, enum line_status st, const char *line, size_t len,
+    long lineno)
+{
+	struct event_view v;
+	const char *out;
+	size_t outlen;
+	struct starry_err err;
+	int rc;
+
+	rc = ingest_line(&r->ingest, r->input_name, st, line, len, lineno, &v, &out,
+	    &outlen, &err);
+	if (rc == -1)
+		diag_die_err(&err);
+	if (rc == 0) {
+		r->status = EX_DATAERR;
+		return;
+	}
+	if (r->event_clock && !r->clock_set) {
+		/* The event clock starts at the first event (or --now). */
+		r->clock = v.timestamp;
+		r->clock_set = true;
+		if (sched_set_rules(r->sched, r->rs, r->clock, &err) == -1)
+			diag_die_err(&err);
+	}
+	if (r->event_clock && v.timestamp > r->clock) {
+		run_tick(r, v.timestamp);
+		r->clock = v.timestamp;
+	}
+	if (sched_event(r->sched, out, outlen, &v, run_now(r), &err) == -1)
+		diag_die_err(&err);
+}
+
+static void
+run_read(struct run *r)
+{
+	enum line_status st;
+	const char *line;
+	size_t len;
+	long lineno, n = line_reader_fill(r->reader);
+
+	if (n == 0)
+		line_reader_finish(r->reader);
+	while ((st = line_reader_next(r->reader, &line, &len, &lineno)) != LINE_AGAIN &&
+	    st != LINE_EOF && st != LINE_ERROR) {
+		if (r->hub && lineno == 1 && st == LINE_OK) {
+			struct starry_err err;
+
+			if (hub_subscribe_answer(line, len, &err) == -1)
+				diag_die_err(&err);
+			continue;
+		}
+		run_line(r, st, line, len, lineno);
+	}
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		diag_die(EX_IOERR, "%s: %s", r->input_name, strerror(errno));
+	if (n == 0 || st == LINE_EOF) {
+		if (r->hub)
+			diag_die(EX_UNAVAILABLE, "the hub went away");
+		r->in_done = true;
+	}
+}
+
+/* 1 to go on, 0 to stop. */
+static int
+run_signal(struct run *r)
+{
+	struct signalfd_siginfo si;
+
+	while (read(r->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			run_reload(r, "SIGHUP");
+			break;
+		case SIGUSR1:
+			run_stats(r, "SIGUSR1");
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static bool
+has_timers(const struct rule_set *rs)
+{
+	for (size_t i = 0; i < rules_count(rs); i++)
+		if (rules_get(rs, i)->on == NULL)
+			return true;
+	return false;
+}
+
+static int
+open_input(struct run *r, const struct starry_paths *p, const char *path)
+{
+	struct starry_err err;
+	struct stat sb;
+	char *req;
+	size_t len;
+	int fd;
+
+	if (path == NULL || strcmp(path, "-") == 0) {
+		r->input_name = "<stdin>";
+		return STDIN_FILENO;
+	}
+	r->input_name = path;
+	if (strcmp(path, "hub") == 0) {
+		r->hub = true;
+		if ((fd = hub_connect(p->runtime, &err)) == -1)
+			diag_die_err(&err);
+		req = hub_subscribe_line(NULL, 0, NULL, NULL, &len);
+		if (req == NULL || write_all(fd, req, len) == -1)
+			diag_die(EX_UNAVAILABLE, "cannot subscribe to the hub: %s",
+			    strerror(errno));
+		free(req);
+		return fd;
+	}
+	if (stat(path, &sb) == -1)
+		diag_die(errno == ENOENT ? EX_NOINPUT : EX_IOERR, "%s: %s", path,
+		    strerror(errno));
+	/* A FIFO is opened for writing too, so that it never ends. */
+	fd = open(path, (S_ISFIFO(sb.st_mode) ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd == -1)
+		diag_die(EX_NOINPUT, "%s: %s", path, strerror(errno));
+	return fd;
+}
+
+int
+sched_run_main(int argc, char **argv)
+{
+	struct cli_common common = {0};
+	struct run r = {.status = 0};
+	struct sched_options so = {.emit = run_emit, .warn = sched_warn_rule,
+	    .ctx = &r, .max_line = EVENT_MAX_LINE};
+	const char *rules = NULL, *events = NULL, *rejects = NULL;
+	struct starry_paths p;
+	struct starry_err err;
+	sigset_t sigs;
+	char *timers, *dir;
+	int opt, ready_fd = -1, flags;
+	bool stats = false, now_set = false;
+
+	while ((opt = getopt_long(argc, argv, "e:r:h", run_options, NULL)) != -1) {
+		if (cli_common_option(&common, opt, run_usage))
+			continue;
+		switch (opt) {
+		case OPT_RULES:
+			rules = optarg;
+			break;
+		case 'e':
+			events = optarg;
+			break;
+		case OPT_CLOCK:
+			if (strcmp(optarg, "event") == 0)
+				r.event_clock = true;
+			else if (strcmp(optarg, "wall") != 0)
+				diag_die_usage("--clock: expected wall or event, not '%s'", optarg);
+			break;
+		case OPT_NOW:
+			r.clock = sched_parse_time("--now", optarg);
+			now_set = r.clock_set = true;
+			break;
+		case 'r':
+			rejects = optarg;
+			break;
+		case OPT_READY_FD:
+			ready_fd = cli_ready_fd(optarg);
+			break;
+		case OPT_STATS:
+			stats = true;
+			break;
+		}
+	}
+	if (optind != argc)
+		diag_die_usage("run: unexpected argument '%s'", argv[optind]);
+	if (now_set && !r.event_clock)
+		diag_die_usage("--now is for --clock event");
+	if (r.event_clock && !now_set)
+		r.clock = 0;
+	r.rules_path = sched_rules_path(&common, rules);
+	r.rs = sched_load_or_die(r.rules_path);
+	cli_resolve_paths(&common, &p);
+	if (asprintf(&dir, "%s/sched", p.home) == -1 ||
+	    asprintf(&timers, "%s/timers.json", dir) == -1)
+		diag_die(EX_OSERR, "out of memory");
+	if (starry_mkdir_p(dir, 0700, &err) == -1)
+		diag_die_err(&err);
+	so.timers_file = timers;
+	r.sigfd = cli_signalfd(&sigs, (const int[]){SIGTERM, SIGINT, SIGHUP,
+	    SIGUSR1, 0});
+	r.in_fd = open_input(&r, &p, events);
+	if ((flags = fcntl(r.in_fd, F_GETFL)) == -1 ||
+	    fcntl(r.in_fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		diag_die(EX_OSERR, "%s: %s", r.input_name, strerror(errno));
+	r.reader = line_reader_new(r.in_fd, EVENT_MAX_LINE);
+	if (r.reader == NULL)
+		diag_die(EX_OSERR, "out of memory");
+	if (ingest_open(&r.ingest, "starry-sched", rejects, &err) == -1)
+		diag_die_err(&err);
+	r.ingest.accept_truncated = true;
+	r.ingest.max_line = EVENT_MAX_LINE;
+	outbuf_init(&r.out, STDOUT_FILENO);
+	if (sched_open(&r.sched, &so, r.rs, run_now(&r), &err) == -1)
+		diag_die_err(&err);
+	cli_signal_ready(&ready_fd);
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{.fd = r.sigfd, .events = POLLIN},
+			{.fd = r.in_done ? -1 : r.in_fd, .events = POLLIN},
+		};
+		int64_t due = sched_next_due(r.sched), wait = -1;
+
+		run_flush(&r);
+		if (r.in_done && (r.event_clock || !has_timers(r.rs))) {
+			/* The end, once what debounce holds has fired. */
+			if (sched_next_pending(r.sched) == SCHED_NEVER)
+				break;
+			if (r.event_clock) {
+				int64_t held = sched_next_pending(r.sched);
+
+				if (held == SCHED_NEVER)
+					break;
+				run_tick(&r, held);
+				r.clock = held > r.clock ? held : r.clock;
+				continue;
+			}
+		}
+		if (!r.event_clock && due != SCHED_NEVER) {
+			wait = due - event_now_ms();
+			if (wait < 0)
+				wait = 0;
+			if (wait > 60000)
+				wait = 60000;
+		}
+		if (poll(pfd, 2, (int)wait) == -1) {
+			if (errno == EINTR)
+				continue;
+			diag_die(EX_OSERR, "poll: %s", strerror(errno));
+		}
+		if ((pfd[0].revents & POLLIN) && run_signal(&r) == 0) {
+			/* Stopping: what debounce holds fires, timers do not. */
+			if (sched_flush(r.sched, run_now(&r), &err) == -1)
+				diag_die_err(&err);
+			break;
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+			run_read(&r);
+		if (!r.event_clock)
+			run_tick(&r, event_now_ms());
+	}
+	run_flush(&r);
+	if (stats)
+		run_stats(&r, "end");
+	sched_close(r.sched);
+	rules_free(r.rs);
+	line_reader_free(r.reader);
+	ingest_close(&r.ingest);
+	outbuf_free(&r.out);
+	starry_paths_free(&p);
+	free(timers);
+	free(dir);
+	free((char *)r.rules_path);
+	return r.status;
+}

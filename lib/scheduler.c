@@ -1,0 +1,597 @@
+/* The scheduler's engine: see sched.h. Per rule it keeps a small state
+ * (a pending debounced event, a timer's times, the agents it started),
+ * found by the rule's index and carried over by name on reload. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "dedup.h"
+#include "jvalue.h"
+#include "scheduler.h"
+
+#define SCHED_MAX_HOPS 8		/* emit -> rule -> emit ... in one go */
+#define SCHED_PENDING_MS 60000		/* a spawn request with no agent yet */
+#define SCHED_AGENTS_KEPT 1024		/* per rule, live or recently gone */
+
+/* An agent a rule asked for: pending until its AGENT:SPAWNED names it. */
+struct started {
+	char request[EVENT_MAX_FIELD * 4 + 1];	/* the SPAWN:REQUEST's id */
+	char agent[EVENT_MAX_FIELD * 4 + 1];	/* "" until known */
+	bool live;
+	bool confirmed;		/* its AGENT:SPAWNED was seen */
+	int64_t since;
+};
+
+struct rstate {
+	char *name;
+	char *pending;		/* a debounced event's line, or NULL */
+	size_t pending_len;
+	int64_t pending_due;
+	int64_t last_fired;	/* timers: 0 never */
+	int64_t due;		/* timers: SCHED_NEVER when not one */
+	struct started *agents;
+	size_t nagents;
+};
+
+struct sched {
+	struct sched_options opt;
+	const struct rule_set *rs;
+	struct rstate *st;
+	size_t nst;
+	uint32_t *matches;
+	struct expr_scratch *scratch;
+	struct dedup_window *seen;
+	struct sched_stats stats;
+	int hops;
+};
+
+static void
+rstate_free(struct rstate *r)
+{
+	free(r->name);
+	free(r->pending);
+	free(r->agents);
+	*r = (struct rstate){0};
+}
+
+/* ---- timers ---- */
+
+int64_t
+sched_timer_next(const struct rule *r, int64_t after)
+{
+	int64_t next;
+
+	if (r->every_ms > 0)
+		return after + r->every_ms;
+	if (r->has_cron && cron_next(&r->cron, after / 1000, &next) == 0)
+		return next * 1000;
+	return SCHED_NEVER;
+}
+
+/* The timers file: {"RULE": LAST_FIRED_MS, ...}. Unreadable or invalid
+ * is the same as none: timers then start afresh (and say so). */
+static json_t *
+timers_load(const struct sched *s)
+{
+	json_t *t;
+	json_error_t je;
+
+	if (s->opt.timers_file == NULL)
+		return json_object();
+	t = json_load_file(s->opt.timers_file, 0, &je);
+	if (t == NULL || !json_is_object(t)) {
+		if (t != NULL || access(s->opt.timers_file, F_OK) == 0)
+			s->opt.warn(s->opt.ctx, NULL, "the timers file is not valid JSON: "
+			    "timers start afresh");
+		json_decref(t);
+		return json_object();
+	}
+	return t;
+}
+
+static void
+timers_save(struct sched *s)
+{
+	json_t *t;
+	char *text;
+	struct starry_err err;
+
+	if (s->opt.timers_file == NULL)
+		return;
+	t = json_object();
+	for (size_t i = 0; i < s->nst; i++)
+		if (s->st[i].last_fired > 0)
+			json_object_set_new(t, s->st[i].name,
+			    json_integer(s->st[i].last_fired));
+	text = json_dumps(t, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(t);
+	if (text == NULL ||
+	    atomic_replace_file(s->opt.timers_file, text, strlen(text), 0600, 0,
+	    &err) == -1)
+		s->opt.warn(s->opt.ctx, NULL, text == NULL ? "out of memory" : err.msg);
+	free(text);
+}
+
+/* ---- lifecycle ---- */
+
+/* The string member key of the payload, decoded into buf. */
+static bool
+payload_string(const struct event_view *v, const char *key, char *buf,
+    size_t cap)
+{
+	struct jvalue p, m;
+	const char *after;
+	long n;
+
+	if (v->payload == NULL ||
+	    jvalue_read(v->payload, v->payload + v->payload_len, &p, &after) == -1 ||
+	    !jvalue_member(&p, key, &m) || m.kind != JSCAN_STRING)
+		return false;
+	n = jscan_unescape(m.p, m.len, buf, cap);
+	return n >= 0;
+}
+
+static void
+lifecycle(struct sched *s, const char *type, const struct event_view *v,
+    int64_t now)
+{
+	char agent[EVENT_MAX_FIELD * 4 + 1], parent[EVENT_MAX_FIELD * 4 + 1];
+	bool spawned = strcmp(type, "AGENT:SPAWNED") == 0;
+	bool exited = strcmp(type, "AGENT:EXITED") == 0;
+	bool failed = strcmp(type, "KERNEL:ERROR") == 0;
+
+	if (!spawned && !exited && !failed)
+		return;
+	agent[0] = parent[0] = '\0';
+	if (spawned && event_str_copy(&v->source, agent, sizeof(agent)) < 0)
+		return;
+	if (exited && !payload_string(v, "agentId", agent, sizeof(agent)))
+		return;
+	if ((spawned || failed) && v->has_parent &&
+	    event_str_copy(&v->parent_id, parent, sizeof(parent)) < 0)
+		return;
+	for (size_t i = 0; i < s->nst; i++) {
+		struct rstate *r = &s->st[i];
+
+		for (size_t k = 0; k < r->nagents; k++) {
+			struct started *a = &r->agents[k];
+			bool ours = (parent[0] && strcmp(a->request, parent) == 0) ||
+			    (agent[0] && strcmp(a->agent, agent) == 0);
+
+			if (!ours)
+				continue;
+			if (spawned) {
+				snprintf(a->agent, sizeof(a->agent), "%s", agent);
+				a->live = a->confirmed = true;
+				a->since = now;
+			} else if (exited || (failed && !a->confirmed)) {
+				a->live = false;
+			}
+		}
+	}
+}
+
+static size_t
+live_count(struct rstate *r, int64_t now)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < r->nagents; k++) {
+		struct started *a = &r->agents[k];
+
+		if (a->live && !a->confirmed && now - a->since > SCHED_PENDING_MS)
+			a->live = false;	/* asked for, never came */
+		n += a->live;
+	}
+	return n;
+}
+
+/* agent: the id the request names, or NULL when the template's own. */
+static int
+remember_request(struct rstate *r, const char *request, const char *agent,
+    int64_t now)
+{
+	struct started *p;
+	size_t k, w;
+
+	if (r->nagents >= SCHED_AGENTS_KEPT) {
+		live_count(r, now);
+		for (k = w = 0; k < r->nagents; k++)
+			if (r->agents[k].live)
+				r->agents[w++] = r->agents[k];
+		r->nagents = w;
+		if (w >= SCHED_AGENTS_KEPT)
+			return -1;
+	}
+	p = realloc(r->agents, (r->nagents + 1) * sizeof(*p));
+	if (p == NULL)
+		return -1;
+	r->agents = p;
+	p = &r->agents[r->nagents++];
+	*p = (struct started){.live = true, .since = now};
+	snprintf(p->request, sizeof(p->request), "%s", request);
+	snprintf(p->agent, sizeof(p->agent), "%s", agent ? agent : "");
+	return 0;
+}
+
+static struct started *
+find_agent(struct rstate *r, const char *agent)
+{
+	for (size_t k = 0; k < r->nagents; k++)
+		if (strcmp(r->agents[k].agent, agent) == 0)
+			return &r->agents[k];
+	return NULL;
+}
+
+void
+sched_agent_started(struct sched *s, const struct rule *r, const char *agent)
+{
+	struct rstate *st = &s->st[r->index];
+	struct started *a = find_agent(st, agent);
+
+	if (a == NULL && st->nagents > 0 && st->agents[st->nagents - 1].agent[0] == '\0')
+		a = &st->agents[st->nagents - 1];	/* the request just made */
+	if (a != NULL) {
+		snprintf(a->agent, sizeof(a->agent), "%s", agent);
+		a->live = a->confirmed = true;
+	}
+}
+
+size_t
+sched_live(const struct sched *s, const struct rule *r)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < s->st[r->index].nagents; k++)
+		n += s->st[r->index].agents[k].live;
+	return n;
+}
+
+/* ---- firing ---- */
+
+static int handle_event(struct sched *s, const char *line, size_t len,
+    const struct event_view *view, const struct rule *from, int64_t now,
+    struct starry_err *err);
+
+static int
+fire(struct sched *s, const struct rule *r, const char *line, size_t len,
+    const struct event_view *cause, int64_t now, struct starry_err *err)
+{
+	struct rstate *st = &s->st[r->index];
+	struct expr_event ev = {line, len, cause ? cause->payload : NULL,
+	    cause ? cause->payload_len : 0};
+	struct starry_err aerr;
+	const char *id;
+	json_t *out;
+	char *text;
+	size_t tlen;
+	int rc = 0;
+
+	if (r->action.verb == RULE_SPAWN && r->concurrency > 0 &&
+	    live_count(st, now) >= (size_t)r->concurrency) {
+		s->stats.over_concurrency++;
+		return 0;
+	}
+	out = rule_action_event(r, cause, cause ? &ev : NULL, s->scratch, &aerr);
+	if (out == NULL) {
+		s->stats.failed++;
+		s->opt.warn(s->opt.ctx, r, aerr.msg);
+		return 0;
+	}
+	id = json_string_value(json_object_get(out, "id"));
+	dedup_window_seen(s->seen, id, strlen(id), now);
+	if (r->action.verb == RULE_SPAWN && r->concurrency > 0 &&
+	    remember_request(st, id,
+	    json_string_value(json_object_get(json_object_get(out, "payload"), "id")),
+	    now) == -1) {
+		json_decref(out);
+		return starry_err_set(err, EX_OSERR, "out of memory");
+	}
+	/* An emitted event may be what another rule waits for. */
+	text = r->action.verb == RULE_EMIT && s->hops < SCHED_MAX_HOPS ?
+	    event_dump_line(out, &tlen) : NULL;
+	s->stats.fired++;
+	json_incref(out);
+	if (s->opt.emit(s->opt.ctx, r, out) == -1)
+		s->stats.failed++;
+	if (text != NULL) {
+		struct event_view v;
+
+		if (event_scan_line(text, tlen - 1, 0, &v, NULL) == 0) {
+			s->hops++;
+			rc = handle_event(s, text, tlen - 1, &v, r, now, err);
+			s->hops--;
+		}
+		free(text);
+	} else if (r->action.verb == RULE_EMIT) {
+		s->opt.warn(s->opt.ctx, r, "a chain of emit actions ran more than 8 "
+		    "deep; its events are not matched further");
+	}
+	json_decref(out);
+	return rc;
+}
+
+/* from: the rule that emitted the event, which it does not fire again
+ * (a rule on "*" that emits would otherwise feed itself). */
+static int
+handle_event(struct sched *s, const char *line, size_t len,
+    const struct event_view *view, const struct rule *from, int64_t now,
+    struct starry_err *err)
+{
+	char type[EVENT_MAX_FIELD * 4 + 1];
+	struct expr_event ev = {line, len, view->payload, view->payload_len};
+	long tlen = event_str_copy(&view->type, type, sizeof(type));
+	size_t n;
+
+	if (tlen < 0)
+		return 0;
+	lifecycle(s, type, view, now);
+	n = rules_for_type(s->rs, type, (size_t)tlen, s->matches + s->hops *
+	    rules_count(s->rs));
+	for (size_t i = 0; i < n; i++) {
+		const struct rule *r = rules_get(s->rs,
+		    s->matches[s->hops * rules_count(s->rs) + i]);
+		struct rstate *st = &s->st[r->index];
+
+		if (r == from ||
+		    (r->cond != NULL && !expr_eval(r->cond, &ev, s->scratch)))
+			continue;
+		s->stats.matched++;
+		if (r->debounce_ms > 0) {
+			char *copy = malloc(len + 1);
+
+			if (copy == NULL)
+				return starry_err_set(err, EX_OSERR, "out of memory");
+			memcpy(copy, line, len);
+			copy[len] = '\0';
+			if (st->pending != NULL)
+				s->stats.debounced++;
+			free(st->pending);
+			st->pending = copy;
+			st->pending_len = len;
+			st->pending_due = now + r->debounce_ms;
+			continue;
+		}
+		if (fire(s, r, line, len, view, now, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+sched_event(struct sched *s, const char *line, size_t len,
+    const struct event_view *view, int64_t now, struct starry_err *err)
+{
+	char idbuf[EVENT_ID_KEY_MAX];
+	const char *key;
+	long klen = event_id_key(view, &key, idbuf, sizeof(idbuf));
+
+	/* Our own events coming back (through the hub), and duplicates. */
+	if (klen >= 0 && dedup_window_seen(s->seen, key, (size_t)klen, now))
+		return 0;
+	s->stats.events++;
+	return handle_event(s, line, len, view, NULL, now, err);
+}
+
+int64_t
+sched_next_due(const struct sched *s)
+{
+	int64_t due = SCHED_NEVER;
+
+	for (size_t i = 0; i < s->nst; i++) {
+		if (s->st[i].pending != NULL && s->st[i].pending_due < due)
+			due = s->st[i].pending_due;
+		if (s->st[i].due < due)
+			due = s->st[i].due;
+	}
+	return due;
+}
+
+int64_t
+sched_next_pending(const struct sched *s)
+{
+	int64_t due = SCHED_NEVER;
+
+	for (size_t i = 0; i < s->nst; i++)
+		if (s->st[i].pending != NULL && s->st[i].pending_due < due)
+			due = s->st[i].pending_due;
+	return due;
+}
+
+/* Fire rule i's debounced event. */
+static int
+fire_pending(struct sched *s, size_t i, int64_t now, struct starry_err *err)
+{
+	struct rstate *st = &s->st[i];
+	char *line = st->pending;
+	struct event_view v;
+	int rc = 0;
+
+	st->pending = NULL;
+	if (event_scan_line(line, st->pending_len, EVENT_LENIENT, &v, NULL) == 0)
+		rc = fire(s, rules_get(s->rs, i), line, st->pending_len, &v, now, err);
+	free(line);
+	return rc;
+}
+
+int
+sched_flush(struct sched *s, int64_t now, struct starry_err *err)
+{
+	for (size_t i = 0; i < s->nst; i++)
+		if (s->st[i].pending != NULL && fire_pending(s, i, now, err) == -1)
+			return -1;
+	return 0;
+}
+
+int
+sched_tick(struct sched *s, int64_t now, struct starry_err *err)
+{
+	bool timers_fired = false;
+
+	for (size_t i = 0; i < s->nst; i++) {
+		struct rstate *st = &s->st[i];
+		const struct rule *r = rules_get(s->rs, i);
+
+		if (st->pending != NULL && st->pending_due <= now &&
+		    fire_pending(s, i, now, err) == -1)
+			return -1;
+		if (st->due <= now) {
+			st->last_fired = now;
+			st->due = sched_timer_next(r, now);
+			timers_fired = true;
+			if (fire(s, r, NULL, 0, NULL, now, err) == -1)
+				return -1;
+		}
+	}
+	if (timers_fired)
+		timers_save(s);
+	return 0;
+}
+
+/* ---- set-up ---- */
+
+/* States for rs, taking over what old had under the same rule names. */
+static int
+states_for(struct sched *s, const struct rule_set *rs, struct rstate *old,
+    size_t nold, int64_t now, json_t *remembered, struct starry_err *err)
+{
+	size_t n = rules_count(rs);
+	struct rstate *st = calloc(n + 1, sizeof(*st));
+	uint32_t *matches = calloc((n + 1) * (SCHED_MAX_HOPS + 1), sizeof(*matches));
+
+	if (st == NULL || matches == NULL) {
+		free(st);
+		free(matches);
+		return starry_err_set(err, EX_OSERR, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct rule *r = rules_get(rs, i);
+		bool timer = r->every_ms > 0 || r->has_cron;
+
+		for (size_t k = 0; k < nold; k++)
+			if (old[k].name != NULL && strcmp(old[k].name, r->name) == 0) {
+				st[i] = old[k];
+				old[k] = (struct rstate){0};
+				break;
+			}
+		if (st[i].name == NULL && (st[i].name = strdup(r->name)) == NULL) {
+			for (size_t k = 0; k <= i; k++)
+				rstate_free(&st[k]);
+			free(st);
+			free(matches);
+			return starry_err_set(err, EX_OSERR, "out of memory");
+		}
+		if (remembered != NULL && json_is_integer(json_object_get(remembered,
+		    r->name)))
+			st[i].last_fired = json_integer_value(json_object_get(remembered,
+			    r->name));
+		if (!timer) {
+			st[i].due = SCHED_NEVER;
+			st[i].last_fired = 0;
+			continue;
+		}
+		/* A time that passed while nothing ran fires once, now (as
+		 * systemd's Persistent=). */
+		if (st[i].last_fired > 0 &&
+		    sched_timer_next(r, st[i].last_fired) <= now) {
+			st[i].due = now;
+		} else {
+			st[i].due = sched_timer_next(r, st[i].last_fired > 0 ?
+			    st[i].last_fired : now);
+		}
+	}
+	for (size_t k = 0; k < nold; k++)
+		rstate_free(&old[k]);
+	free(old);
+	free(s->matches);
+	s->st = st;
+	s->nst = n;
+	s->matches = matches;
+	s->rs = rs;
+	return 0;
+}
+
+int
+sched_open(struct sched **out, const struct sched_options *opt,
+    const struct rule_set *rs, int64_t now, struct starry_err *err)
+{
+	struct sched *s = calloc(1, sizeof(*s));
+	json_t *remembered;
+	int rc;
+
+	if (s == NULL)
+		return starry_err_set(err, EX_OSERR, "out of memory");
+	s->opt = *opt;
+	s->scratch = expr_scratch_new(opt->max_line);
+	s->seen = dedup_window_new(DEDUP_DEFAULT_COUNT, DEDUP_DEFAULT_MS);
+	if (s->scratch == NULL || s->seen == NULL) {
+		sched_close(s);
+		return starry_err_set(err, EX_OSERR, "out of memory");
+	}
+	remembered = timers_load(s);
+	rc = states_for(s, rs, NULL, 0, now, remembered, err);
+	json_decref(remembered);
+	if (rc == -1) {
+		sched_close(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+int
+sched_set_rules(struct sched *s, const struct rule_set *rs, int64_t now,
+    struct starry_err *err)
+{
+	struct rstate *old = s->st;
+	size_t nold = s->nst;
+	json_t *remembered = json_object();
+	int rc;
+
+	/* Timers keep their last firing across the reload. */
+	for (size_t i = 0; i < nold; i++)
+		if (old[i].last_fired > 0)
+			json_object_set_new(remembered, old[i].name,
+			    json_integer(old[i].last_fired));
+	s->st = NULL;
+	s->nst = 0;
+	rc = states_for(s, rs, old, nold, now, remembered, err);
+	json_decref(remembered);
+	if (rc == -1) {
+		s->st = old;
+		s->nst = nold;
+	}
+	return rc;
+}
+
+void
+sched_close(struct sched *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nst; i++)
+		rstate_free(&s->st[i]);
+	free(s->st);
+	free(s->matches);
+	expr_scratch_free(s->scratch);
+	dedup_window_free(s->seen);
+	free(s);
+}
+
+void
+sched_each_timer(const struct sched *s,
+    void (*fn)(void *ctx, const struct rule *r, int64_t due), void *ctx)
+{
+	for (size_t i = 0; i < s->nst; i++)
+		if (s->st[i].due != SCHED_NEVER)
+			fn(ctx, rules_get(s->rs, i), s->st[i].due);
+}
+
+void
+sched_get_stats(const struct sched *s, struct sched_stats *st)
+{
+	*st = s->stats;
+}
