@@ -268,6 +268,8 @@ sched_explain_main(int argc, char **argv)
 			status = EX_DATAERR;
 		free(made);
 	}
+	if (status == 0 && in.rejected > 0)
+		status = EX_DATAERR;
 	ingest_close(&in);
 	expr_scratch_free(x.scratch);
 	free(x.matches);

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fdio.h"
 #include "hub.h"
 #include "ingest.h"
@@ -72,12 +74,18 @@ struct run {
 	struct ingest ingest;
 	struct outbuf out;
 	const char *input_name;
-	int in_fd, sigfd;
+	int in_fd, sigfd, ino_fd;
+	int64_t reload_due;		/* monotonic ms; 0: no change seen */
 	struct line_reader *reader;
 	bool event_clock, clock_set, hub, in_done;
 	int64_t clock;			/* the event clock's time */
 	int status;
 };
+
+/* A change is acted on once the files have been still this long, so that
+ * an editor's several steps make one reload and a half-written file is
+ * not read. */
+#define SCHED_RELOAD_SETTLE_MS 100
 
 static int64_t
 run_now(const struct run *r)
@@ -141,6 +149,60 @@ run_stats(const struct run *r, const char *when)
 	    (unsigned long long)r->ingest.rejected);
 }
 
+/* Watch the folders of the rules files (the editor may replace a file
+ * rather than write it, so the folder is what tells). */
+static void
+run_watch(struct run *r)
+{
+	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+	    IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF;
+
+	if (r->ino_fd >= 0)
+		close(r->ino_fd);
+	r->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (r->ino_fd == -1) {
+		diag_warn("inotify: %s: the rules are reloaded on SIGHUP only",
+		    strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < rules_dir_count(r->rs); i++)
+		if (inotify_add_watch(r->ino_fd, rules_dir(r->rs, i), mask) == -1 &&
+		    errno != ENOENT)
+			diag_warn("inotify: cannot watch %s: %s", rules_dir(r->rs, i),
+			    strerror(errno));
+}
+
+/* Whether a file name in a watched folder may be a rules file: not a
+ * hidden file or an editor's backup. */
+static bool
+rules_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || name[0] == '.' || name[n - 1] == '~')
+		return false;
+	return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
+	    (n > 4 && strcmp(name + n - 4, ".yml") == 0) ||
+	    (n > 5 && strcmp(name + n - 5, ".json") == 0);
+}
+
+static void
+run_inotify(struct run *r)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(r->ino_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			if (ev->len == 0 || rules_name(ev->name))
+				r->reload_due = monotonic_ms() + SCHED_RELOAD_SETTLE_MS;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
 static void
 run_reload(struct run *r, const char *why)
 {
@@ -160,6 +222,7 @@ run_reload(struct run *r, const char *why)
 	}
 	rules_free(r->rs);
 	r->rs = rs;
+	run_watch(r);
 	diag_note("%s: %zu rules loaded from %s", why, rules_count(rs), r->rules_path);
 }
 
@@ -310,7 +373,7 @@ int
 sched_run_main(int argc, char **argv)
 {
 	struct cli_common common = {0};
-	struct run r = {.status = 0};
+	struct run r = {.ino_fd = -1};
 	struct sched_options so = {.emit = run_emit, .warn = sched_warn_rule,
 	    .ctx = &r, .max_line = EVENT_MAX_LINE};
 	const char *rules = NULL, *events = NULL, *rejects = NULL;
@@ -383,11 +446,13 @@ sched_run_main(int argc, char **argv)
 	outbuf_init(&r.out, STDOUT_FILENO);
 	if (sched_open(&r.sched, &so, r.rs, run_now(&r), &err) == -1)
 		diag_die_err(&err);
+	run_watch(&r);
 	cli_signal_ready(&ready_fd);
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{.fd = r.sigfd, .events = POLLIN},
 			{.fd = r.in_done ? -1 : r.in_fd, .events = POLLIN},
+			{.fd = r.ino_fd, .events = POLLIN},
 		};
 		int64_t due = sched_next_due(r.sched), wait = -1;
 
@@ -413,7 +478,15 @@ sched_run_main(int argc, char **argv)
 			if (wait > 60000)
 				wait = 60000;
 		}
-		if (poll(pfd, 2, (int)wait) == -1) {
+		if (r.reload_due > 0) {
+			int64_t settle = r.reload_due - monotonic_ms();
+
+			if (settle < 0)
+				settle = 0;
+			if (wait == -1 || settle < wait)
+				wait = settle;
+		}
+		if (poll(pfd, 3, (int)wait) == -1) {
 			if (errno == EINTR)
 				continue;
 			diag_die(EX_OSERR, "poll: %s", strerror(errno));
@@ -426,6 +499,12 @@ sched_run_main(int argc, char **argv)
 		}
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
 			run_read(&r);
+		if (pfd[2].revents & POLLIN)
+			run_inotify(&r);
+		if (r.reload_due > 0 && monotonic_ms() >= r.reload_due) {
+			r.reload_due = 0;
+			run_reload(&r, "the rules changed");
+		}
 		if (!r.event_clock)
 			run_tick(&r, event_now_ms());
 	}
@@ -434,6 +513,9 @@ sched_run_main(int argc, char **argv)
 		run_stats(&r, "end");
 	sched_close(r.sched);
 	rules_free(r.rs);
+	if (r.ino_fd >= 0)
+		close(r.ino_fd);
+	close(r.sigfd);
 	line_reader_free(r.reader);
 	ingest_close(&r.ingest);
 	outbuf_free(&r.out);

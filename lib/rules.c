@@ -27,6 +27,8 @@ struct rule_set {
 	size_t n, cap;
 	char **files;
 	size_t nfiles;
+	char **dirs;
+	size_t ndirs;
 	int64_t project_every_ms, project_timeout_ms;
 	struct bucket *buckets;		/* open addressing; a power of two */
 	size_t nbuckets;
@@ -379,6 +381,9 @@ rules_free(struct rule_set *rs)
 	for (size_t i = 0; i < rs->nfiles; i++)
 		free(rs->files[i]);
 	free(rs->files);
+	for (size_t i = 0; i < rs->ndirs; i++)
+		free(rs->dirs[i]);
+	free(rs->dirs);
 	for (size_t i = 0; i < rs->nbuckets; i++) {
 		free(rs->buckets[i].type);
 		free(rs->buckets[i].rules);
@@ -564,6 +569,33 @@ fail:
 static int load_file(struct rule_set *rs, const char *path, int depth,
     struct starry_err *err);
 
+/* Add the folder of path to the folders to watch, once. */
+static int
+add_dir(struct rule_set *rs, const char *path, struct starry_err *err)
+{
+	char *copy = strdup(path), *dir, **dirs;
+
+	if (copy == NULL)
+		return starry_err_set(err, EX_OSERR, "out of memory");
+	dir = dirname(copy);
+	for (size_t i = 0; i < rs->ndirs; i++)
+		if (strcmp(rs->dirs[i], dir) == 0) {
+			free(copy);
+			return 0;
+		}
+	dirs = realloc(rs->dirs, (rs->ndirs + 1) * sizeof(*dirs));
+	if (dirs == NULL || (dirs[rs->ndirs] = strdup(dir)) == NULL) {
+		if (dirs != NULL)
+			rs->dirs = dirs;
+		free(copy);
+		return starry_err_set(err, EX_OSERR, "out of memory");
+	}
+	rs->dirs = dirs;
+	rs->ndirs++;
+	free(copy);
+	return 0;
+}
+
 /* The files an include names, globbed against dir. */
 static int
 load_includes(struct rule_set *rs, const struct config_scope *root,
@@ -584,6 +616,11 @@ load_includes(struct rule_set *rs, const struct config_scope *root,
 
 		if (pat == NULL) {
 			rc = starry_err_set(err, EX_OSERR, "out of memory");
+			break;
+		}
+		if (add_dir(rs, pat, err) == -1) {
+			free(pat);
+			rc = -1;
 			break;
 		}
 		grc = glob(pat, GLOB_ERR, NULL, &g);
@@ -622,9 +659,13 @@ load_file(struct rule_set *rs, const char *path, int depth,
 		return starry_err_set(err, EX_CONFIG,
 		    "%s: includes nested more than %d deep (a loop?)", path,
 		    RULES_MAX_INCLUDE_DEPTH);
+	if (depth == 0 && add_dir(rs, path, err) == -1)
+		return -1;
 	if (realpath(path, real) == NULL)
 		return starry_err_sys(err, errno == ENOENT ? EX_NOINPUT : EX_CONFIG,
 		    "%s", path);
+	if (add_dir(rs, real, err) == -1)
+		return -1;
 	for (size_t i = 0; i < rs->nfiles; i++)
 		if (strcmp(rs->files[i], real) == 0)
 			return 0;	/* included before: once is enough */
@@ -816,6 +857,18 @@ const char *
 rules_file(const struct rule_set *rs, size_t i)
 {
 	return rs->files[i];
+}
+
+size_t
+rules_dir_count(const struct rule_set *rs)
+{
+	return rs->ndirs;
+}
+
+const char *
+rules_dir(const struct rule_set *rs, size_t i)
+{
+	return rs->dirs[i];
 }
 
 void

@@ -80,6 +80,10 @@ const struct rule *rules_get(const struct rule_set *rs, size_t i);
 /* The files it was read from, the main one first: what to watch. */
 size_t rules_file_count(const struct rule_set *rs);
 const char *rules_file(const struct rule_set *rs, size_t i);
+/* The folders to watch for a change: those of the files read and those
+ * that the include globs look in (a file may appear there later). */
+size_t rules_dir_count(const struct rule_set *rs);
+const char *rules_dir(const struct rule_set *rs, size_t i);
 void rules_projection(const struct rule_set *rs, int64_t *every_ms,
     int64_t *timeout_ms);
 
