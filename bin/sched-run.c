@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ctlsock.h"
 #include "fdio.h"
 #include "hub.h"
 #include "ingest.h"
@@ -30,7 +31,9 @@ static const char run_usage[] =
 "Read events, match them against the rules of orchestration.yaml, fire\n"
 "timers, and print the event of each action on stdout (SPAWN:REQUEST,\n"
 "SPAWN:STOP_REQUEST, or the type an emit names), carrying the trace of\n"
-"the event that caused it.\n"
+"the event that caused it. When starry-spawn serve runs, spawn and stop\n"
+"are also done through its socket at once (the daemon then does not act\n"
+"on the printed event again).\n"
 "\n"
 "      --rules FILE       the rules file (default: $STARRY_CONFIG/orchestration.yaml)\n"
 "  -e, --events PATH      read events from PATH: a file, a FIFO (kept open\n"
@@ -69,6 +72,7 @@ static const struct option run_options[] = {
 
 struct run {
 	const char *rules_path;
+	char *spawn_sock;		/* the spawn daemon's, when it runs */
 	struct rule_set *rs;
 	struct sched *sched;
 	struct ingest ingest;
@@ -93,15 +97,61 @@ run_now(const struct run *r)
 	return r->event_clock ? r->clock : event_now_ms();
 }
 
+#define SCHED_ANSWER_MAX (1u << 20)
+
+/* Do a spawn or stop action through the spawn daemon, when one runs: the
+ * request stands for the action's event (its causeId), which is printed
+ * all the same, for the record; the daemon does not act on it twice. */
+static void
+run_through_daemon(struct run *r, const struct rule *rule, const json_t *ev)
+{
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	const char *id = json_string_value(json_object_get(ev, "id"));
+	bool stop = strcmp(type, "SPAWN:STOP_REQUEST") == 0;
+	json_t *req, *answer;
+	struct starry_err err;
+
+	if (rule == NULL || (!stop && strcmp(type, "SPAWN:REQUEST") != 0))
+		return;
+	req = json_deep_copy(json_object_get(ev, "payload"));
+	if (req == NULL)
+		return;
+	json_object_del(req, "rule");
+	json_object_set_new(req, "method", json_string(stop ? "stop" : "spawn"));
+	if (stop)
+		json_object_set_new(req, "wait", json_false());
+	json_object_set(req, "traceId", json_object_get(ev, "traceId"));
+	json_object_set(req, "sessionId", json_object_get(ev, "sessionId"));
+	json_object_set(req, "causeId", json_object_get(ev, "id"));
+	if (ctlsock_call(r->spawn_sock, req, SCHED_ANSWER_MAX, &answer, &err) == -1) {
+		if (err.code != EX_UNAVAILABLE)
+			diag_warn("rule %s: %s", rule->name, err.msg);
+	} else if (json_is_true(json_object_get(answer, "ok"))) {
+		const char *agent = json_string_value(json_object_get(
+		    json_object_get(answer, "result"), "id"));
+
+		if (!stop && agent != NULL)
+			sched_agent_started(r->sched, rule, agent);
+	} else {
+		diag_warn("rule %s: %s: %s", rule->name, type, json_string_value(
+		    json_object_get(json_object_get(answer, "error"), "message")));
+		if (!stop)
+			sched_request_failed(r->sched, rule, id);
+	}
+	json_decref(answer);
+	json_decref(req);
+}
+
 static int
 run_emit(void *ctx, const struct rule *rule, json_t *ev)
 {
 	struct run *r = ctx;
 	size_t len;
-	char *line = event_dump_line(ev, &len);
+	char *line;
 	int rc = 0;
 
-	(void)rule;
+	run_through_daemon(r, rule, ev);
+	line = event_dump_line(ev, &len);
 	json_decref(ev);
 	if (line == NULL || outbuf_append(&r->out, line, len, false) == -1) {
 		if (errno == EPIPE)
@@ -430,6 +480,8 @@ sched_run_main(int argc, char **argv)
 	if (starry_mkdir_p(dir, 0700, &err) == -1)
 		diag_die_err(&err);
 	so.timers_file = timers;
+	if ((r.spawn_sock = starry_path_join(p.runtime, "spawn.sock")) == NULL)
+		diag_die(EX_OSERR, "out of memory");
 	r.sigfd = cli_signalfd(&sigs, (const int[]){SIGTERM, SIGINT, SIGHUP,
 	    SIGUSR1, 0});
 	r.in_fd = open_input(&r, &p, events);
@@ -522,6 +574,7 @@ sched_run_main(int argc, char **argv)
 	starry_paths_free(&p);
 	free(timers);
 	free(dir);
+	free(r.spawn_sock);
 	free((char *)r.rules_path);
 	return r.status;
 }

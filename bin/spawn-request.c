@@ -13,6 +13,7 @@
 #include "agentdir.h"
 #include "clock.h"
 #include "config.h"
+#include "ctlsock.h"
 #include "event.h"
 #include "fdio.h"
 #include "launch.h"
@@ -495,22 +496,16 @@ spawn_request_do(struct spawn_ctx *c, const json_t *req)
 json_t *
 spawn_request(struct spawn_ctx *c, const json_t *req)
 {
-	char *path, *text = NULL, *answer = NULL;
 	struct starry_err err;
 	json_t *resp = NULL, *stop = NULL;
 	const char *m;
-	int fd = -1;
+	char *path;
+	int rc;
 
 	if (c->local)
 		return spawn_request_do(c, req);
-	/* A daemon that hangs up on us is an answer, not a signal. */
-	signal(SIGPIPE, SIG_IGN);
 	if ((path = starry_path_join(c->paths.runtime, SPAWN_SOCK_NAME)) == NULL)
 		return fail(EX_OSERR, "out of memory");
-	fd = sock_connect(path, &err);
-	free(path);
-	if (fd < 0)
-		return spawn_request_do(c, req);	/* no daemon: do it here */
 	m = json_string_value(json_object_get(req, "method"));
 	if (m != NULL && strcmp(m, "stop") == 0 &&
 	    json_object_get(req, "wait") == NULL) {
@@ -518,21 +513,15 @@ spawn_request(struct spawn_ctx *c, const json_t *req)
 		 * that the daemon goes on serving meanwhile. */
 		stop = json_deep_copy(req);
 		json_object_set_new(stop, "wait", json_false());
-		req = stop;
 	}
-	text = json_dumps(req, JSON_COMPACT);
-	/* json_is_object evaluates its argument twice: load first. */
-	if (text != NULL && (size_t)dprintf(fd, "%s\n", text) == strlen(text) + 1 &&
-	    (answer = fdio_read(fd, SPAWN_RESPONSE_MAX, true, NULL)) != NULL)
-		resp = json_loads(answer, 0, NULL);
-	if (!json_is_object(resp)) {
-		json_decref(resp);
-		resp = fail(EX_UNAVAILABLE, "the daemon on %s/%s did not answer",
-		    c->paths.runtime, SPAWN_SOCK_NAME);
+	rc = ctlsock_call(path, stop ? stop : req, SPAWN_RESPONSE_MAX, &resp, &err);
+	free(path);
+	if (rc == -1 && err.code != EX_PROTOCOL) {
+		json_decref(stop);
+		return spawn_request_do(c, req);	/* no daemon: do it here */
 	}
-	free(text);
-	free(answer);
-	close(fd);
+	if (rc == -1)
+		resp = fail(EX_UNAVAILABLE, "%s", err.msg);
 	if (stop != NULL && json_is_true(json_object_get(resp, "ok"))) {
 		const json_t *r = json_object_get(resp, "result");
 		json_t *done = stop_finish(c, json_string_value(json_object_get(r,

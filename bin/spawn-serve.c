@@ -35,8 +35,9 @@ static const char serve_usage[] =
 "usage: starry-spawn serve [options]\n"
 "\n"
 "Run the daemon: answer control requests on $STARRY_RUNTIME/spawn.sock\n"
-"(JSON lines; see starry-spawn(1)), start agents for SPAWN:REQUEST events\n"
-"from the hub (when it runs) and from stdin (when it is not a terminal),\n"
+"(JSON lines; see starry-spawn(1)), start and stop agents for SPAWN:REQUEST\n"
+"and SPAWN:STOP_REQUEST events from the hub (when it runs) and from stdin\n"
+"(when it is not a terminal),\n"
 "and keep the last valid version of each template in\n"
 "$STARRY_HOME/templates.cache for degraded boot. The agents it starts\n"
 "are stopped when it gets SIGTERM or SIGINT. SIGHUP re-reads starry.yaml.\n"
@@ -148,8 +149,16 @@ remember_kid(struct daemon *d, const json_t *resp, bool infrastructure)
 static json_t *
 daemon_request(struct daemon *d, const json_t *req, bool infrastructure)
 {
-	json_t *resp = spawn_request_do(&d->c, req);
+	json_t *resp;
 	const char *m = json_string_value(json_object_get(req, "method"));
+	const char *cause = json_string_value(json_object_get(req, "causeId"));
+
+	/* A request made for an event (starry-sched does so when this
+	 * daemon runs) stands for that event: the event itself, arriving
+	 * later from the hub or stdin, is not acted on again. */
+	if (cause != NULL)
+		dedup_window_seen(d->seen, cause, strlen(cause), event_now_ms());
+	resp = spawn_request_do(&d->c, req);
 
 	if (m != NULL && (strcmp(m, "spawn") == 0 || strcmp(m, "restart") == 0))
 		remember_kid(d, resp, infrastructure);
@@ -203,7 +212,7 @@ stop_kids(struct daemon *d)
 	reap_kids(d);
 }
 
-/* ---- SPAWN:REQUEST events ---- */
+/* ---- SPAWN:REQUEST and SPAWN:STOP_REQUEST events ---- */
 
 static void
 spawn_event(struct daemon *d, const char *line, size_t len)
@@ -213,9 +222,12 @@ spawn_event(struct daemon *d, const char *line, size_t len)
 	const char *key;
 	char buf[EVENT_ID_KEY_MAX];
 	long klen;
+	bool stop;
 
-	if (event_scan_line(line, len, EVENT_LENIENT, &v, NULL) < 0 ||
-	    !event_str_equals(&v.type, "SPAWN:REQUEST"))
+	if (event_scan_line(line, len, EVENT_LENIENT, &v, NULL) < 0)
+		return;
+	stop = event_str_equals(&v.type, "SPAWN:STOP_REQUEST");
+	if (!stop && !event_str_equals(&v.type, "SPAWN:REQUEST"))
 		return;
 	/* The same request by two roads (the hub and stdin) runs once. */
 	if ((klen = event_id_key(&v, &key, buf, sizeof buf)) < 0 ||
@@ -224,7 +236,9 @@ spawn_event(struct daemon *d, const char *line, size_t len)
 	ev = json_loadb(line, len, 0, NULL);
 	p = json_object_get(ev, "payload");
 	req = json_is_object(p) ? json_deep_copy(p) : json_object();
-	json_object_set_new(req, "method", json_string("spawn"));
+	json_object_set_new(req, "method", json_string(stop ? "stop" : "spawn"));
+	if (stop)	/* the daemon does not wait for the end */
+		json_object_set_new(req, "wait", json_false());
 	json_object_set(req, "traceId", json_object_get(ev, "traceId"));
 	json_object_set(req, "sessionId", json_object_get(ev, "sessionId"));
 	json_object_set(req, "causeId", json_object_get(ev, "id"));
@@ -232,8 +246,8 @@ spawn_event(struct daemon *d, const char *line, size_t len)
 	if (!json_is_true(json_object_get(resp, "ok"))) {
 		json_t *e = json_object_get(resp, "error");
 
-		diag_warn("SPAWN:REQUEST %s: %s", json_string_value(json_object_get(
-		    ev, "id")), json_string_value(json_object_get(e, "message")));
+		diag_warn("%s %s: %s", stop ? "SPAWN:STOP_REQUEST" : "SPAWN:REQUEST",
+		    json_string_value(json_object_get(ev, "id")), json_string_value(json_object_get(e, "message")));
 		daemon_event(d, "KERNEL:ERROR", json_pack("{s:O, s:O, s:s}", "code",
 		    json_object_get(e, "code"), "message", json_object_get(e,
 		    "message"), "source", "starry-spawn"), json_string_value(
@@ -267,11 +281,12 @@ read_events(struct daemon *d, int *fd, struct line_reader **r, bool hub)
 	}
 }
 
-/* Subscribe to SPAWN:REQUEST on the hub, when one runs. */
+/* Subscribe to SPAWN:REQUEST and SPAWN:STOP_REQUEST on the hub, when one
+ * runs. */
 static void
 hub_subscribe(struct daemon *d)
 {
-	static const char *const types[] = {"SPAWN:REQUEST"};
+	static const char *const types[] = {"SPAWN:REQUEST", "SPAWN:STOP_REQUEST"};
 	size_t len;
 	char *line;
 
@@ -280,7 +295,7 @@ hub_subscribe(struct daemon *d)
 	d->hub_retry = monotonic_ms() + SERVE_HUB_RETRY_MS;
 	if ((d->hub = hub_connect(d->c.paths.runtime, NULL)) < 0)
 		return;
-	line = hub_subscribe_line(types, 1, NULL, NULL, &len);
+	line = hub_subscribe_line(types, 2, NULL, NULL, &len);
 	if (line == NULL || write(d->hub, line, len) != (ssize_t)len) {
 		close(d->hub);
 		d->hub = -1;

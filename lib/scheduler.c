@@ -240,6 +240,17 @@ sched_agent_started(struct sched *s, const struct rule *r, const char *agent)
 	}
 }
 
+void
+sched_request_failed(struct sched *s, const struct rule *r,
+    const char *request)
+{
+	struct rstate *st = &s->st[r->index];
+
+	for (size_t k = 0; k < st->nagents; k++)
+		if (strcmp(st->agents[k].request, request) == 0)
+			st->agents[k].live = false;
+}
+
 size_t
 sched_live(const struct sched *s, const struct rule *r)
 {

@@ -72,6 +72,11 @@ int sched_flush(struct sched *s, int64_t now, struct starry_err *err);
 void sched_agent_started(struct sched *s, const struct rule *r,
     const char *agent_id);
 
+/* Tell it that the request (the SPAWN:REQUEST event's id) failed: no
+ * agent came of it, so it no longer counts. */
+void sched_request_failed(struct sched *s, const struct rule *r,
+    const char *request);
+
 /* The next time each timer rule fires: fn(ctx, rule, ms). */
 void sched_each_timer(const struct sched *s,
     void (*fn)(void *ctx, const struct rule *r, int64_t due), void *ctx);
