@@ -122,12 +122,13 @@ static void
 explain_rule(struct explain *x, const struct rule *r, bool typed,
     const char *line, size_t len, const struct event_view *v, bool *fired)
 {
-	struct expr_event ev = {line, len, v->payload, v->payload_len};
+	struct expr_event ev;
 	struct seen_paths sp = {.len = 0};
 	const char *verdict, *why = "";
 	char whybuf[1200];
 	bool holds = true;
 
+	expr_event_init(&ev, line, len, v);
 	if (r->on == NULL) {
 		verdict = "timer";
 		why = "a timer rule: events do not fire it";
@@ -228,7 +229,7 @@ sched_explain_main(int argc, char **argv)
 	path = sched_rules_path(&common, rules);
 	x.rs = sched_load_or_die(path);
 	x.scratch = expr_scratch_new(EVENT_MAX_LINE);
-	x.matches = calloc(rules_count(x.rs) + 1, sizeof(*x.matches));
+	x.matches = calloc(RULES_MATCH_ROOM(rules_count(x.rs)), sizeof(*x.matches));
 	if (x.scratch == NULL || x.matches == NULL)
 		diag_die(EX_OSERR, "out of memory");
 	if (ingest_open(&in, "starry-sched", NULL, &err) == -1)

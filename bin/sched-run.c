@@ -41,7 +41,8 @@ static const char run_usage[] =
 "                         default), or 'hub' to subscribe to the hub\n"
 "      --clock wall|event the clock timers and debounce go by: the wall\n"
 "                         clock (default), or the timestamps of the events\n"
-"                         read (for replays and tests)\n"
+"                         read (for replays and tests: timers' last firings\n"
+"                         are then neither read nor kept)\n"
 "      --now TIME         start the event clock at TIME (RFC 3339 or @SECONDS;\n"
 "                         default: the first event's timestamp)\n"
 "  -r, --rejects FILE     append rejected lines to FILE as KERNEL:ERROR events\n"
@@ -84,6 +85,13 @@ struct run {
 	bool event_clock, clock_set, hub, in_done;
 	int64_t clock;			/* the event clock's time */
 	int status;
+#define SCHED_AHEAD 8
+	struct ahead {
+		struct event_view view;
+		const char *line;
+		size_t len;
+	} ahead[SCHED_AHEAD];
+	size_t nahead;
 };
 
 /* A change is acted on once the files have been still this long, so that
@@ -291,37 +299,69 @@ run_tick(struct run *r, int64_t now)
 	}
 }
 
+/* One accepted event, in its turn. */
+static void
+run_event(struct run *r, const char *line, size_t len,
+    const struct event_view *v)
+{
+	struct starry_err err;
+
+	if (r->event_clock && !r->clock_set) {
+		/* The event clock starts at the first event (or --now). */
+		r->clock = v->timestamp;
+		r->clock_set = true;
+		if (sched_set_rules(r->sched, r->rs, r->clock, &err) == -1)
+			diag_die_err(&err);
+	}
+	if (r->event_clock && v->timestamp > r->clock) {
+		run_tick(r, v->timestamp);
+		r->clock = v->timestamp;
+	}
+	if (sched_event(r->sched, line, len, v, run_now(r), &err) == -1)
+		diag_die_err(&err);
+}
+
+/* The events scanned ahead, in their order. */
+static void
+run_flush_ahead(struct run *r)
+{
+	for (size_t i = 0; i < r->nahead; i++)
+		run_event(r, r->ahead[i].line, r->ahead[i].len, &r->ahead[i].view);
+	r->nahead = 0;
+}
+
 static void
 run_line(struct run *r, enum line_status st, const char *line, size_t len,
     long lineno)
 {
-	struct event_view v;
+	struct ahead *a = &r->ahead[r->nahead];
 	const char *out;
 	size_t outlen;
 	struct starry_err err;
 	int rc;
 
-	rc = ingest_line(&r->ingest, r->input_name, st, line, len, lineno, &v, &out,
-	    &outlen, &err);
+	rc = ingest_line(&r->ingest, r->input_name, st, line, len, lineno, &a->view,
+	    &out, &outlen, &err);
 	if (rc == -1)
 		diag_die_err(&err);
 	if (rc == 0) {
 		r->status = EX_DATAERR;
 		return;
 	}
-	if (r->event_clock && !r->clock_set) {
-		/* The event clock starts at the first event (or --now). */
-		r->clock = v.timestamp;
-		r->clock_set = true;
-		if (sched_set_rules(r->sched, r->rs, r->clock, &err) == -1)
-			diag_die_err(&err);
+	if (out != line) {
+		/* A conversion lasts only until the ingest's next line. */
+		run_flush_ahead(r);
+		run_event(r, out, outlen, &a->view);
+		return;
 	}
-	if (r->event_clock && v.timestamp > r->clock) {
-		run_tick(r, v.timestamp);
-		r->clock = v.timestamp;
-	}
-	if (sched_event(r->sched, out, outlen, &v, run_now(r), &err) == -1)
-		diag_die_err(&err);
+	/* The input's own line stays in the reader's buffer until the next
+	 * read: a few go together, their ids looked up in the dedup window
+	 * after the memory for them was asked for. */
+	a->line = line;
+	a->len = len;
+	sched_prefetch(r->sched, &a->view);
+	if (++r->nahead == SCHED_AHEAD)
+		run_flush_ahead(r);
 }
 
 static void
@@ -345,6 +385,7 @@ run_read(struct run *r)
 		}
 		run_line(r, st, line, len, lineno);
 	}
+	run_flush_ahead(r);
 	if (n < 0 && errno != EAGAIN && errno != EINTR)
 		diag_die(EX_IOERR, "%s: %s", r->input_name, strerror(errno));
 	if (n == 0 || st == LINE_EOF) {
@@ -479,7 +520,9 @@ sched_run_main(int argc, char **argv)
 		diag_die(EX_OSERR, "out of memory");
 	if (starry_mkdir_p(dir, 0700, &err) == -1)
 		diag_die_err(&err);
-	so.timers_file = timers;
+	/* A replay by the events' clock keeps no timers' state: its times
+	 * are not now's. */
+	so.timers_file = r.event_clock ? NULL : timers;
 	if ((r.spawn_sock = starry_path_join(p.runtime, "spawn.sock")) == NULL)
 		diag_die(EX_OSERR, "out of memory");
 	r.sigfd = cli_signalfd(&sigs, (const int[]){SIGTERM, SIGINT, SIGHUP,

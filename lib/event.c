@@ -30,6 +30,7 @@ struct members {
 	struct jscan_value v[F_COUNT];
 	unsigned seen;		/* one bit per enum field */
 	int duplicate;		/* the first field seen twice, or -1 */
+	unsigned others;	/* members that are no routing field */
 };
 
 static int
@@ -71,6 +72,8 @@ on_member(void *ctx, const struct jscan_value *key,
 	int f = field_of_key(key);
 
 	(void)why;
+	if (f < 0 || f == F_SPECVERSION)
+		m->others++;
 	if (f < 0)
 		return 0;
 	if (m->seen & 1u << f) {
@@ -306,6 +309,7 @@ check_envelope(const struct members *m, unsigned flags,
 	set_str(&view->source, &v[F_SOURCE]);
 	set_str(&view->session_id, &v[F_SESSION]);
 	set_str(&view->type, &v[F_TYPE]);
+	view->has_others = m->others > 0;
 	/* The payload's raw text, quotes included when it is a string. */
 	view->payload = v[F_PAYLOAD].p - (v[F_PAYLOAD].kind == JSCAN_STRING);
 	view->payload_len = v[F_PAYLOAD].len + 2 * (v[F_PAYLOAD].kind == JSCAN_STRING);
@@ -331,6 +335,7 @@ check_cloudevent(const struct members *m, struct event_view *view,
 			return bad_field(err, f, "expected a string");
 	}
 	view->cloudevent = true;
+	view->has_others = true;
 	view->priority = EVENT_PRIORITY_DEFAULT;
 	set_str(&view->id, &m->v[F_ID]);
 	set_str(&view->source, &m->v[F_SOURCE]);

@@ -36,6 +36,7 @@ struct event_view {
 	const char *payload;	/* the payload's raw JSON text */
 	size_t payload_len;
 	bool cloudevent;	/* the line had "specversion": a CloudEvent */
+	bool has_others;	/* members other than the routing fields */
 };
 
 enum event_scan_flags {

@@ -42,10 +42,34 @@ struct val {
 	uint32_t node;		/* V_LIST: its OP_LIST node */
 };
 
+/* The envelope's routing fields, which the event's scan holds. */
+enum field {
+	F_NONE, F_ID, F_TYPE, F_TRACE, F_TIMESTAMP, F_SOURCE, F_SESSION,
+	F_PRIORITY, F_PAYLOAD, F_PARENT,
+};
+
 struct step {
 	char *key;		/* NULL: an index */
+	size_t keylen;
 	size_t index;
+	enum field field;	/* the routing field key names, if any */
 };
+
+static enum field
+field_of(const char *key)
+{
+	static const struct { const char *name; enum field f; } fields[] = {
+		{"id", F_ID}, {"type", F_TYPE}, {"traceId", F_TRACE},
+		{"timestamp", F_TIMESTAMP}, {"source", F_SOURCE},
+		{"sessionId", F_SESSION}, {"priority", F_PRIORITY},
+		{"payload", F_PAYLOAD}, {"parentId", F_PARENT},
+	};
+
+	for (size_t i = 0; key != NULL && i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp(key, fields[i].name) == 0)
+			return fields[i].f;
+	return F_NONE;
+}
 
 struct expr {
 	char *text;
@@ -291,7 +315,8 @@ add_step(struct parser *ps, char *key, size_t index)
 		free(key);
 		return fail_oom(ps);
 	}
-	e->steps[e->nsteps++] = (struct step){key, index};
+	e->steps[e->nsteps++] = (struct step){key, key ? strlen(key) : 0, index,
+	    field_of(key)};
 	return 0;
 }
 
@@ -333,7 +358,7 @@ decode_string(struct parser *ps, struct val *v)
 		case 't': s[k++] = '\t'; break;
 		case 'r': s[k++] = '\r'; break;
 		default:
-			/* Kept as written, so that a pattern's \. or \d reads
+			/* Kept as written, so that a pattern's \. or \( reads
 			 * as it would in the regex itself. */
 			s[k++] = '\\';
 			s[k++] = t[i];
@@ -776,13 +801,16 @@ comparison(enum tok t, enum op *op)
 	}
 }
 
+static int parse_unary(struct parser *ps, uint32_t *out);
+
+/* An operand, compared with another or not; comparisons do not chain. */
 static int
 parse_comparison(struct parser *ps, uint32_t *out)
 {
 	uint32_t left, right;
 	enum op op;
 
-	if (parse_primary(ps, &left) == -1)
+	if (parse_unary(ps, &left) == -1)
 		return -1;
 	if (tok_is(ps, "in"))
 		op = OP_IN;
@@ -791,7 +819,7 @@ parse_comparison(struct parser *ps, uint32_t *out)
 		return 0;
 	}
 	next(ps);
-	if (parse_primary(ps, &right) == -1)
+	if (parse_unary(ps, &right) == -1)
 		return -1;
 	if (tok_is(ps, "in") || comparison(ps->tok, &(enum op){0}))
 		return fail_at(ps, ps->tok_pos,
@@ -799,13 +827,14 @@ parse_comparison(struct parser *ps, uint32_t *out)
 	return add_node(ps, op, left, right, out);
 }
 
+/* ! binds tighter than comparisons, as in C: !a == b is (!a) == b. */
 static int
 parse_unary(struct parser *ps, uint32_t *out)
 {
 	uint32_t inner;
 
 	if (ps->tok != T_NOT)
-		return parse_comparison(ps, out);
+		return parse_primary(ps, out);
 	if (enter(ps) == -1)
 		return -1;
 	next(ps);
@@ -820,11 +849,11 @@ parse_and(struct parser *ps, uint32_t *out)
 {
 	uint32_t right;
 
-	if (parse_unary(ps, out) == -1)
+	if (parse_comparison(ps, out) == -1)
 		return -1;
 	while (ps->tok == T_AND) {
 		next(ps);
-		if (parse_unary(ps, &right) == -1 ||
+		if (parse_comparison(ps, &right) == -1 ||
 		    add_node(ps, OP_AND, *out, right, out) == -1)
 			return -1;
 	}
@@ -943,7 +972,7 @@ expr_scratch_free(struct expr_scratch *s)
 
 struct eval {
 	const struct expr *e;
-	const struct expr_event *ev;
+	struct expr_event *ev;
 	struct expr_scratch *s;
 };
 
@@ -977,28 +1006,194 @@ from_json(const struct jvalue *j, struct val *v)
 	}
 }
 
+void
+expr_event_init(struct expr_event *ev, const char *line, size_t len,
+    const struct event_view *view)
+{
+	ev->line = line;
+	ev->len = len;
+	ev->view = view;
+	ev->payload = view->payload;
+	ev->payload_len = view->payload_len;
+	ev->index[0].n = ev->index[1].n = -1;
+	ev->number[0][0] = ev->number[1][0] = '\0';
+}
+
+/* The value that starts at p and is len bytes long, known to be valid. */
+static void
+known_value(const char *p, size_t len, struct jvalue *v)
+{
+	const char *after;
+
+	if (*p == '"') {
+		*v = (struct jvalue){.kind = JSCAN_STRING, .p = p + 1, .len = len - 2,
+		    .escaped = memchr(p + 1, '\\', len - 2) != NULL};
+		return;
+	}
+	/* Scalars are short; containers end where the scan said. */
+	if (*p != '{' && *p != '[') {
+		if (jvalue_read(p, p + len, v, &after) == -1)
+			*v = (struct jvalue){.kind = JSCAN_NULL, .p = p, .len = len};
+		return;
+	}
+	*v = (struct jvalue){.kind = *p == '{' ? JSCAN_OBJECT : JSCAN_ARRAY,
+	    .p = p, .len = len};
+}
+
+static bool
+from_field(const struct event_str *f, struct jvalue *out)
+{
+	*out = (struct jvalue){.kind = JSCAN_STRING, .p = f->p, .len = f->len,
+	    .escaped = f->escaped};
+	return true;
+}
+
+/* v (>= 0, as timestamps and priorities are) as JSON text in buf. */
+static bool
+from_number(char *buf, int64_t v, struct jvalue *out)
+{
+	char digits[24];
+	size_t n = 0, k;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0 && n < sizeof(digits));
+	for (k = 0; k < n; k++)
+		buf[k] = digits[n - 1 - k];
+	*out = (struct jvalue){.kind = JSCAN_NUMBER, .p = buf, .len = n};
+	return true;
+}
+
+/* A routing field of the envelope, from the scan: 1 found, 0 not there,
+ * -1 not a routing field (look in the line). */
+static int
+routing_field(struct expr_event *ev, enum field f, struct jvalue *out)
+{
+	const struct event_view *v = ev->view;
+
+	switch (f) {
+	case F_ID: return from_field(&v->id, out);
+	case F_TYPE: return from_field(&v->type, out);
+	case F_TRACE: return from_field(&v->trace_id, out);
+	case F_SOURCE: return from_field(&v->source, out);
+	case F_SESSION: return from_field(&v->session_id, out);
+	case F_TIMESTAMP: return from_number(ev->number[0], v->timestamp, out);
+	case F_PRIORITY: return from_number(ev->number[1], v->priority, out);
+	case F_PAYLOAD:
+		known_value(v->payload, v->payload_len, out);
+		return 1;
+	case F_PARENT: return v->has_parent ? from_field(&v->parent_id, out) : 0;
+	case F_NONE: break;
+	}
+	return -1;
+}
+
+static bool
+key_is(const char *raw, size_t rawlen, bool escaped, const char *key,
+    size_t keylen)
+{
+	if (escaped)
+		return jscan_string_equals(raw, rawlen, true, key);
+	return rawlen == keylen && (keylen == 0 || raw[0] == key[0]) &&
+	    memcmp(raw, key, keylen) == 0;
+}
+
+/* The object at text (the payload or the whole line), without scanning
+ * it: valid JSON text whose extent is known already. */
+static bool
+top_object(const char *text, size_t len, struct jvalue *out)
+{
+	while (len > 0 && (*text == ' ' || *text == '\t' || *text == '\n' ||
+	    *text == '\r')) {
+		text++;
+		len--;
+	}
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' ||
+	    text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	if (len < 2 || text[0] != '{')
+		return false;
+	*out = (struct jvalue){.kind = JSCAN_OBJECT, .p = text, .len = len};
+	return true;
+}
+
+/* known: where a member's value of known extent starts (the payload in
+ * the envelope), so that it is not scanned through; or NULL. */
+static void
+index_build(struct expr_index *idx, const char *text, size_t len,
+    const char *known, size_t known_len)
+{
+	struct jvalue top, k, v;
+	struct jvalue_iter it;
+
+	idx->n = 0;
+	idx->partial = false;
+	if (text == NULL || !top_object(text, len, &top))
+		return;
+	jvalue_iter_start(&top, &it);
+	while (jvalue_iter_next_known(&it, &k, &v, known, known_len)) {
+		if (idx->n == EXPR_INDEX_MAX) {
+			idx->partial = true;
+			return;
+		}
+		idx->m[idx->n++] = (struct expr_member){k.p, k.len, k.escaped, v};
+	}
+}
+
+/* Member key of the payload (which 0) or the envelope (which 1). */
+static bool
+top_member(struct expr_event *ev, int which, const struct step *st,
+    struct jvalue *out)
+{
+	struct expr_index *idx = &ev->index[which];
+	const char *text = which == 0 ? ev->payload : ev->line;
+	size_t len = which == 0 ? ev->payload_len : ev->len;
+	struct jvalue top;
+	int rc;
+
+	/* The envelope's routing fields are in the scan already (and are
+	 * never repeated: event_scan_line refuses that). */
+	if (which == 1 && (rc = routing_field(ev, st->field, out)) >= 0)
+		return rc == 1;
+	if (which == 1 && !ev->view->has_others)
+		return false;	/* the scan saw no other member */
+	if (idx->n < 0)
+		index_build(idx, text, len, which == 1 ? ev->payload : NULL,
+		    ev->payload_len);
+	if (idx->partial)
+		return top_object(text, len, &top) && jvalue_member(&top, st->key, out);
+	/* From the end: of a repeated key, the last one counts. */
+	for (int i = idx->n; i-- > 0;)
+		if (key_is(idx->m[i].key, idx->m[i].keylen, idx->m[i].escaped,
+		    st->key, st->keylen)) {
+			*out = idx->m[i].value;
+			return true;
+		}
+	return false;
+}
+
 /* Follow the path of node n: its first name in the payload, else in the
  * envelope. false when the event has no such value. */
 static bool
-resolve(const struct expr *e, const struct node *n,
-    const struct expr_event *ev, struct jvalue *out)
+resolve(const struct expr *e, const struct node *n, struct expr_event *ev,
+    struct jvalue *out)
 {
 	const struct step *st = &e->steps[n->a];
-	struct jvalue top, at;
-	const char *after;
+	struct jvalue at;
 
-	if (jvalue_read(ev->payload, ev->payload + ev->payload_len, &top,
-	    &after) == -1 || !jvalue_member(&top, st[0].key, &at)) {
-		if (jvalue_read(ev->line, ev->line + ev->len, &top, &after) == -1 ||
-		    !jvalue_member(&top, st[0].key, &at))
-			return false;
-	}
+	if (!top_member(ev, 0, &st[0], &at) && !top_member(ev, 1, &st[0], &at))
+		return false;
 	for (uint32_t i = 1; i < n->b; i++) {
 		struct jvalue inner;
 
-		if (st[i].key != NULL ? !jvalue_member(&at, st[i].key, &inner) :
-		    !jvalue_element(&at, st[i].index, &inner))
+		if (st[i].key != NULL && at.p == ev->payload) {
+			/* payload.NAME: through the payload's index */
+			if (!top_member(ev, 0, &st[i], &inner))
+				return false;
+		} else if (st[i].key != NULL ? !jvalue_member(&at, st[i].key, &inner) :
+		    !jvalue_element(&at, st[i].index, &inner)) {
 			return false;
+		}
 		at = inner;
 	}
 	*out = at;
@@ -1330,7 +1525,7 @@ eval_node(struct eval *x, uint32_t i, struct val *out)
 }
 
 bool
-expr_eval(const struct expr *e, const struct expr_event *ev,
+expr_eval(const struct expr *e, struct expr_event *ev,
     struct expr_scratch *s)
 {
 	struct eval x = {e, ev, s};
@@ -1347,14 +1542,14 @@ expr_is_path(const struct expr *e)
 }
 
 bool
-expr_path_value(const struct expr *e, const struct expr_event *ev,
+expr_path_value(const struct expr *e, struct expr_event *ev,
     struct jvalue *out)
 {
 	return expr_is_path(e) && resolve(e, &e->nodes[e->root], ev, out);
 }
 
 void
-expr_each_path(const struct expr *e, const struct expr_event *ev,
+expr_each_path(const struct expr *e, struct expr_event *ev,
     expr_path_fn *fn, void *ctx)
 {
 	char path[512];

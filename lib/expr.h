@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "diag.h"
+#include "event.h"
 #include "jvalue.h"
 
 #define EXPR_MAX_LEN       4096		/* bytes of expression text */
@@ -34,13 +35,35 @@ const char *expr_text(const struct expr *e);
 
 /* What an expression reads: an event's line, already scanned and valid
  * (event_scan_line), and its payload's text inside it. Names resolve in
- * the payload first, then in the envelope. */
+ * the payload first, then in the envelope. The top-level members of both
+ * are indexed by the first lookup that needs them, so that the rules
+ * tried on one event scan it once: set it up with expr_event_init, use
+ * it for one event only. */
+#define EXPR_INDEX_MAX 32	/* members indexed; more are scanned for */
+struct expr_member {
+	const char *key;	/* raw, inside the quotes */
+	size_t keylen;
+	bool escaped;
+	struct jvalue value;
+};
+struct expr_index {
+	int n;			/* -1: not built yet */
+	bool partial;		/* more members than EXPR_INDEX_MAX */
+	struct expr_member m[EXPR_INDEX_MAX];
+};
 struct expr_event {
 	const char *line;
 	size_t len;
+	const struct event_view *view;	/* its scan: the routing fields */
 	const char *payload;
 	size_t payload_len;
+	struct expr_index index[2];	/* the payload's, the envelope's */
+	char number[2][24];		/* timestamp and priority as text */
 };
+/* view: the line's scan (event_scan_line), borrowed for as long as ev is
+ * used; its routing fields are read from it, not from the line. */
+void expr_event_init(struct expr_event *ev, const char *line, size_t len,
+    const struct event_view *view);
 
 /* Room to decode escaped strings of lines up to max_line bytes, made once
  * and reused for every evaluation (malloc'd; NULL on out of memory). */
@@ -49,13 +72,13 @@ struct expr_scratch *expr_scratch_new(size_t max_line);
 void expr_scratch_free(struct expr_scratch *s);
 
 /* Whether the expression holds for the event. */
-bool expr_eval(const struct expr *e, const struct expr_event *ev,
+bool expr_eval(const struct expr *e, struct expr_event *ev,
     struct expr_scratch *s);
 
 /* Whether the expression is one path and nothing else ("payload.sha"),
  * and that path's value in ev (false when the event lacks it). */
 bool expr_is_path(const struct expr *e);
-bool expr_path_value(const struct expr *e, const struct expr_event *ev,
+bool expr_path_value(const struct expr *e, struct expr_event *ev,
     struct jvalue *out);
 
 /* For explanations: each path the expression reads, in order, as written
@@ -63,7 +86,7 @@ bool expr_path_value(const struct expr *e, const struct expr_event *ev,
  * event (value NULL when the event has none). */
 typedef void expr_path_fn(void *ctx, const char *path, const char *value,
     size_t len);
-void expr_each_path(const struct expr *e, const struct expr_event *ev,
+void expr_each_path(const struct expr *e, struct expr_event *ev,
     expr_path_fn *fn, void *ctx);
 
 #endif

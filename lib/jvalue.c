@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jvalue.h"
+#include "swar.h"
 
 static const char *
 skip_ws(const char *p, const char *end)
@@ -17,21 +18,36 @@ skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* p just past an opening quote: the closing quote, or end. */
+/* p just past an opening quote: the closing quote, or end. Eight bytes
+ * at a time to the first quote or backslash (most strings have none). */
 static const char *
 string_end(const char *p, const char *end, bool *escaped)
 {
 	while (p < end) {
-		const char *q = memchr(p, '"', (size_t)(end - p));
-		const char *b;
+		uint64_t hit;
 
-		if (q == NULL)
-			return end;
-		b = memchr(p, '\\', (size_t)(q - p));
-		if (b == NULL)
-			return q;
+		if (end - p >= 8) {
+			uint64_t v = swar_load(p);
+
+			hit = swar_equal(v, '"') | swar_equal(v, '\\');
+			if (hit == 0) {
+				p += 8;
+				continue;
+			}
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			p += __builtin_ctzll(hit) >> 3;
+#else
+			while (*p != '"' && *p != '\\')
+				p++;
+#endif
+		} else if (*p != '"' && *p != '\\') {
+			p++;
+			continue;
+		}
+		if (*p == '"')
+			return p;
 		*escaped = true;
-		p = b + 2;
+		p += 2;
 	}
 	return end;
 }
@@ -71,6 +87,20 @@ is_delimiter(char c)
 	    c == '\n' || c == '\r' || c == ':';
 }
 
+/* The kind of a value that is not a string, from its first byte. */
+static enum jscan_kind
+kind_of(char c)
+{
+	switch (c) {
+	case '{': return JSCAN_OBJECT;
+	case '[': return JSCAN_ARRAY;
+	case 't': return JSCAN_TRUE;
+	case 'f': return JSCAN_FALSE;
+	case 'n': return JSCAN_NULL;
+	default: return JSCAN_NUMBER;
+	}
+}
+
 int
 jvalue_read(const char *p, const char *end, struct jvalue *v,
     const char **after)
@@ -96,19 +126,12 @@ jvalue_read(const char *p, const char *end, struct jvalue *v,
 		q = container_end(p, end);
 		if (q == NULL)
 			return -1;
-		v->kind = *p == '{' ? JSCAN_OBJECT : JSCAN_ARRAY;
+		v->kind = kind_of(*p);
 		break;
 	default:
 		for (q = p; q < end && !is_delimiter(*q); q++)
 			;
-		if (*p == 't')
-			v->kind = JSCAN_TRUE;
-		else if (*p == 'f')
-			v->kind = JSCAN_FALSE;
-		else if (*p == 'n')
-			v->kind = JSCAN_NULL;
-		else
-			v->kind = JSCAN_NUMBER;
+		v->kind = kind_of(*p);
 	}
 	v->p = p;
 	v->len = (size_t)(q - p);
@@ -132,6 +155,13 @@ jvalue_iter_start(const struct jvalue *c, struct jvalue_iter *it)
 bool
 jvalue_iter_next(struct jvalue_iter *it, struct jvalue *key, struct jvalue *val)
 {
+	return jvalue_iter_next_known(it, key, val, NULL, 0);
+}
+
+bool
+jvalue_iter_next_known(struct jvalue_iter *it, struct jvalue *key,
+    struct jvalue *val, const char *known, size_t known_len)
+{
 	struct jvalue k;
 	const char *p = skip_ws(it->at, it->end);
 
@@ -146,6 +176,13 @@ jvalue_iter_next(struct jvalue_iter *it, struct jvalue *key, struct jvalue *val)
 		p++;
 		if (key != NULL)
 			*key = k;
+	}
+	p = skip_ws(p, it->end);
+	if (known != NULL && p == known && *p != '"' && known_len > 0 &&
+	    known_len <= (size_t)(it->end - p)) {
+		*val = (struct jvalue){.kind = kind_of(*p), .p = p, .len = known_len};
+		it->at = p + known_len;
+		return true;
 	}
 	if (jvalue_read(p, it->end, val, &p) == -1)
 		return false;
@@ -197,6 +234,20 @@ jvalue_number(const struct jvalue *v, double *d, int64_t *i, bool *is_int)
 
 	if (v->kind != JSCAN_NUMBER)
 		return -1;
+	/* The common case, a short integer, without strtod. */
+	if (v->len > 0 && v->len <= 18) {
+		size_t at = v->p[0] == '-';
+		int64_t n = 0;
+
+		for (; at < v->len && v->p[at] >= '0' && v->p[at] <= '9'; at++)
+			n = n * 10 + (v->p[at] - '0');
+		if (at == v->len && v->len > (size_t)(v->p[0] == '-')) {
+			*i = v->p[0] == '-' ? -n : n;
+			*d = (double)*i;
+			*is_int = true;
+			return 0;
+		}
+	}
 	*is_int = false;
 	if (v->len >= sizeof(buf)) {
 		/* Too long for an int64; strtod stops at the delimiter that

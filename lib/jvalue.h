@@ -43,6 +43,11 @@ void jvalue_iter_start(const struct jvalue *container, struct jvalue_iter *it);
  * may be NULL); false at the end. */
 bool jvalue_iter_next(struct jvalue_iter *it, struct jvalue *key,
     struct jvalue *val);
+/* The same, where a value that starts at known is known_len bytes long
+ * and is taken as it is, not scanned through (an event's payload, whose
+ * extent its scan told already). */
+bool jvalue_iter_next_known(struct jvalue_iter *it, struct jvalue *key,
+    struct jvalue *val, const char *known, size_t known_len);
 
 /* A number's value: *d always; *i and *is_int when it is an integer that
  * fits in int64 (written with no fraction or exponent). -1 when v is not

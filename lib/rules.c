@@ -15,11 +15,18 @@
 #include "rules.h"
 #include "template.h"
 
-/* One exact type and the rules that take it, in firing order. */
+/* One exact type (or namespace) and the rules that take it, in firing
+ * order. */
 struct bucket {
 	char *type;
 	uint32_t *rules;
 	size_t n, cap;
+};
+
+/* A hash table of buckets: open addressing, a power of two. */
+struct index {
+	struct bucket *b;
+	size_t n;
 };
 
 struct rule_set {
@@ -30,9 +37,9 @@ struct rule_set {
 	char **dirs;
 	size_t ndirs;
 	int64_t project_every_ms, project_timeout_ms;
-	struct bucket *buckets;		/* open addressing; a power of two */
-	size_t nbuckets;
-	uint32_t *glob_rules;		/* rules with a glob in `on` */
+	struct index exact;		/* "git:commit_pushed" */
+	struct index space;		/* "git:*", by "git:" */
+	uint32_t *glob_rules;		/* rules with any other glob in `on` */
 	size_t nglob;
 };
 
@@ -229,6 +236,12 @@ spawn_param(struct rule_action *a, const char *s, size_t len, char *why,
 			snprintf(why, cap, "spawn: id= is given twice");
 			return -1;
 		}
+		if (v.path == NULL && !template_id_valid(v.text)) {
+			snprintf(why, cap, "spawn: '%.200s' is not a valid agent id "
+			    "(1 to 64 of letters, digits, '.', '_' and '-')", v.text);
+			value_free(&v);
+			return -1;
+		}
 		a->id = v;
 	} else if (klen == 3 && strncmp(s, "arg", 3) == 0) {
 		if (grow_array((void **)&a->args, a->nargs, sizeof(*a->args)) == -1)
@@ -370,6 +383,16 @@ rule_free(struct rule *r)
 	free(r->cron_text);
 }
 
+static void
+index_free(struct index *ix)
+{
+	for (size_t i = 0; i < ix->n; i++) {
+		free(ix->b[i].type);
+		free(ix->b[i].rules);
+	}
+	free(ix->b);
+}
+
 void
 rules_free(struct rule_set *rs)
 {
@@ -384,11 +407,8 @@ rules_free(struct rule_set *rs)
 	for (size_t i = 0; i < rs->ndirs; i++)
 		free(rs->dirs[i]);
 	free(rs->dirs);
-	for (size_t i = 0; i < rs->nbuckets; i++) {
-		free(rs->buckets[i].type);
-		free(rs->buckets[i].rules);
-	}
-	free(rs->buckets);
+	index_free(&rs->exact);
+	index_free(&rs->space);
 	free(rs->glob_rules);
 	free(rs);
 }
@@ -629,6 +649,8 @@ load_includes(struct rule_set *rs, const struct config_scope *root,
 
 			config_scope_member(root, "include", &inc);
 			rc = config_fail(&inc, NULL, err, "'%s': no such file", pats[i]);
+		} else if (grc == GLOB_ABORTED && errno == ENOENT) {
+			grc = GLOB_NOMATCH;	/* no folder yet: no files yet */
 		} else if (grc != 0 && grc != GLOB_NOMATCH) {
 			rc = starry_err_set(err, EX_NOINPUT, "%s: cannot read the folder of "
 			    "include '%s'", config_name(root->doc), pats[i]);
@@ -736,18 +758,51 @@ hash_type(const char *s, size_t len)
 }
 
 static struct bucket *
-bucket_find(const struct rule_set *rs, const char *type, size_t len)
+bucket_find(const struct index *ix, const char *type, size_t len)
 {
-	size_t mask = rs->nbuckets - 1, i;
+	size_t mask = ix->n - 1, i;
 
-	if (rs->nbuckets == 0)
+	if (ix->n == 0)
 		return NULL;
-	for (i = hash_type(type, len) & mask; rs->buckets[i].type != NULL;
+	for (i = hash_type(type, len) & mask; ix->b[i].type != NULL;
 	    i = (i + 1) & mask)
-		if (strlen(rs->buckets[i].type) == len &&
-		    memcmp(rs->buckets[i].type, type, len) == 0)
-			return &rs->buckets[i];
-	return &rs->buckets[i];	/* the empty slot it would take */
+		if (strlen(ix->b[i].type) == len &&
+		    memcmp(ix->b[i].type, type, len) == 0)
+			return &ix->b[i];
+	return &ix->b[i];	/* the empty slot it would take */
+}
+
+/* Add rule to the bucket of key (len bytes) in ix; once per rule. */
+static int
+bucket_add(struct index *ix, const char *key, size_t len, uint32_t rule)
+{
+	struct bucket *b = bucket_find(ix, key, len);
+
+	if (b->type == NULL && (b->type = strndup(key, len)) == NULL)
+		return -1;
+	if (b->n > 0 && b->rules[b->n - 1] == rule)
+		return 0;	/* the same type twice in one rule */
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 2;
+		uint32_t *p = realloc(b->rules, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		b->rules = p;
+		b->cap = cap;
+	}
+	b->rules[b->n++] = rule;
+	return 0;
+}
+
+/* Whether g is "NAMESPACE:*": its only special character the last. */
+static bool
+namespace_glob(const char *g)
+{
+	size_t n = strlen(g);
+
+	return n >= 3 && g[n - 1] == '*' && g[n - 2] == ':' &&
+	    strpbrk(g, "*?[") == g + n - 1;
 }
 
 static int
@@ -771,43 +826,36 @@ build_index(struct rule_set *rs, struct starry_err *err)
 
 	for (size_t i = 0; i < rs->n; i++)
 		ntypes += rs->rules[i].non;
-	for (rs->nbuckets = 16; rs->nbuckets < 2 * ntypes; rs->nbuckets *= 2)
+	for (rs->exact.n = 16; rs->exact.n < 2 * ntypes; rs->exact.n *= 2)
 		;
-	rs->buckets = calloc(rs->nbuckets, sizeof(*rs->buckets));
+	rs->space.n = rs->exact.n;
+	rs->exact.b = calloc(rs->exact.n, sizeof(*rs->exact.b));
+	rs->space.b = calloc(rs->space.n, sizeof(*rs->space.b));
 	rs->glob_rules = calloc(rs->n + 1, sizeof(*rs->glob_rules));
 	order = calloc(rs->n + 1, sizeof(*order));
-	if (rs->buckets == NULL || rs->glob_rules == NULL || order == NULL)
+	if (rs->exact.b == NULL || rs->space.b == NULL || rs->glob_rules == NULL ||
+	    order == NULL)
 		goto out;
 	for (size_t i = 0; i < rs->n; i++)
 		order[i] = (uint32_t)i;
 	if (rs->n > 0)
 		qsort_r(order, rs->n, sizeof(*order), firing_order, rs->rules);
+	/* Taken in firing order, each bucket's list is in firing order. */
 	for (size_t k = 0; k < rs->n; k++) {
 		const struct rule *r = &rs->rules[order[k]];
 		bool glob = false;
 
 		for (size_t j = 0; j < r->non; j++) {
-			struct bucket *b;
+			const char *t = r->on[j];
 
-			if (type_is_glob(r->on[j])) {
-				glob = true;
-				continue;
-			}
-			b = bucket_find(rs, r->on[j], strlen(r->on[j]));
-			if (b->type == NULL && (b->type = strdup(r->on[j])) == NULL)
-				goto out;
-			if (b->n > 0 && b->rules[b->n - 1] == order[k])
-				continue;	/* the same type twice in one rule */
-			if (b->n == b->cap) {
-				size_t cap = b->cap ? 2 * b->cap : 2;
-				uint32_t *p = realloc(b->rules, cap * sizeof(*p));
-
-				if (p == NULL)
+			if (namespace_glob(t)) {
+				if (bucket_add(&rs->space, t, strlen(t) - 1, order[k]) == -1)
 					goto out;
-				b->rules = p;
-				b->cap = cap;
+			} else if (type_is_glob(t)) {
+				glob = true;
+			} else if (bucket_add(&rs->exact, t, strlen(t), order[k]) == -1) {
+				goto out;
 			}
-			b->rules[b->n++] = order[k];
 		}
 		if (glob)
 			rs->glob_rules[rs->nglob++] = order[k];
@@ -879,22 +927,15 @@ rules_projection(const struct rule_set *rs, int64_t *every_ms,
 	*timeout_ms = rs->project_timeout_ms;
 }
 
-/* Whether one of r's globs takes type ("git:*" is a prefix test). */
+/* Whether one of r's other globs (not "NAMESPACE:*") takes type. */
 static bool
-glob_takes(const struct rule *r, const char *type, size_t len)
+glob_takes(const struct rule *r, const char *type)
 {
 	for (size_t j = 0; j < r->non; j++) {
 		const char *g = r->on[j];
-		size_t gl = strlen(g);
 
-		if (!type_is_glob(g))
-			continue;
-		if (gl > 0 && g[gl - 1] == '*' && strpbrk(g, "*?[") == g + gl - 1) {
-			if (len >= gl - 1 && memcmp(type, g, gl - 1) == 0)
-				return true;
-		} else if (fnmatch(g, type, 0) == 0) {
+		if (type_is_glob(g) && !namespace_glob(g) && fnmatch(g, type, 0) == 0)
 			return true;
-		}
 	}
 	return false;
 }
@@ -903,23 +944,45 @@ size_t
 rules_for_type(const struct rule_set *rs, const char *type, size_t len,
     uint32_t *out)
 {
-	const struct bucket *b = bucket_find(rs, type, len);
-	size_t ne = b != NULL && b->type != NULL ? b->n : 0, ie = 0, n = 0;
+	const struct bucket *b = bucket_find(&rs->exact, type, len);
+	size_t n = 0;
 
-	/* Merge the exact list and the globs' matches, both in firing order. */
-	for (size_t ig = 0; ig < rs->nglob; ig++) {
-		uint32_t g = rs->glob_rules[ig];
-
-		if (!glob_takes(&rs->rules[g], type, len))
-			continue;
-		while (ie < ne && firing_order(&b->rules[ie], &g, rs->rules) < 0)
-			out[n++] = b->rules[ie++];
-		if (ie < ne && b->rules[ie] == g)
-			ie++;
-		out[n++] = g;
+	if (b != NULL && b->type != NULL) {
+		memcpy(out, b->rules, b->n * sizeof(*out));
+		n = b->n;
 	}
-	while (ie < ne)
-		out[n++] = b->rules[ie++];
+	/* "hal:*" and "hal:sensor:*" both take hal:sensor:temp. */
+	for (size_t i = 0; i < len; i++) {
+		if (type[i] != ':')
+			continue;
+		b = bucket_find(&rs->space, type, i + 1);
+		if (b != NULL && b->type != NULL) {
+			memcpy(out + n, b->rules, b->n * sizeof(*out));
+			n += b->n;
+		}
+	}
+	for (size_t ig = 0; ig < rs->nglob; ig++)
+		if (glob_takes(&rs->rules[rs->glob_rules[ig]], type))
+			out[n++] = rs->glob_rules[ig];
+	/* Into firing order, each rule once: short lists, insertion sort. */
+	for (size_t i = 1; i < n; i++) {
+		uint32_t v = out[i];
+		size_t j = i;
+
+		while (j > 0 && firing_order(&out[j - 1], &v, rs->rules) > 0) {
+			out[j] = out[j - 1];
+			j--;
+		}
+		out[j] = v;
+	}
+	if (n > 1) {
+		size_t w = 1;
+
+		for (size_t i = 1; i < n; i++)
+			if (out[i] != out[w - 1])
+				out[w++] = out[i];
+		n = w;
+	}
 	return n;
 }
 
@@ -928,17 +991,16 @@ rules_for_type(const struct rule_set *rs, const char *type, size_t len,
 /* A value's text for the event: the literal, or the path's value (a
  * string's decoded text, any other JSON as written). */
 static json_t *
-value_json(const struct rule *r, const struct rule_value *v,
-    const struct expr_event *ev, struct expr_scratch *s, struct starry_err *err)
+value_json(const struct rule_value *v, struct expr_event *ev,
+    struct starry_err *err)
 {
 	struct jvalue j;
 
-	(void)s;
 	if (v->path == NULL)
 		return json_string(v->text);
 	if (ev == NULL || !expr_path_value(v->path, ev, &j) || j.kind == JSCAN_NULL)
-		return starry_err_set(err, EX_DATAERR, "rule %s: %s: the event has no value there",
-		    r->name, v->text), NULL;
+		return starry_err_set(err, EX_DATAERR, "%s: the event has no value there",
+		    v->text), NULL;
 	if (j.kind == JSCAN_STRING) {
 		json_t *str;
 		char *buf = malloc(j.len + 1);
@@ -957,7 +1019,7 @@ value_json(const struct rule *r, const struct rule_value *v,
 
 json_t *
 rule_action_event(const struct rule *r, const struct event_view *cause,
-    const struct expr_event *ev, struct expr_scratch *s, struct starry_err *err)
+    struct expr_event *ev, struct starry_err *err)
 {
 	const struct rule_action *a = &r->action;
 	struct event_origin origin = {.source = "starry-sched", .priority = r->priority};
@@ -971,28 +1033,36 @@ rule_action_event(const struct rule *r, const struct event_view *cause,
 		payload = a->payload != NULL ? json_deep_copy(a->payload) : json_null();
 		return event_create(a->target.text, payload, &origin, err);
 	}
-	if ((target = value_json(r, &a->target, ev, s, err)) == NULL)
+	if ((target = value_json(&a->target, ev, err)) == NULL)
 		goto fail;
 	payload = json_object();
 	if (payload == NULL)
 		goto oom;
 	if (a->verb == RULE_STOP) {
 		if (!template_id_valid(json_string_value(target))) {
-			starry_err_set(err, EX_DATAERR, "rule %s: stop: '%s' is not a valid agent id",
-			    r->name, json_string_value(target));
+			starry_err_set(err, EX_DATAERR, "stop: '%s' is not a valid agent id",
+			    json_string_value(target));
 			goto fail;
 		}
 		json_object_set_new(payload, "id", target);
 		type = "SPAWN:STOP_REQUEST";
 	} else {
+		/* A name from the event names a template of the config, never a
+		 * file elsewhere. */
+		if (a->target.path != NULL &&
+		    !template_id_valid(json_string_value(target))) {
+			starry_err_set(err, EX_DATAERR, "spawn: '%.200s' is not a template name",
+			    json_string_value(target));
+			json_decref(target);
+			goto fail;
+		}
 		json_object_set_new(payload, "template", target);
 		if (a->id.text != NULL) {
-			if ((v = value_json(r, &a->id, ev, s, err)) == NULL)
+			if ((v = value_json(&a->id, ev, err)) == NULL)
 				goto fail;
 			if (!template_id_valid(json_string_value(v))) {
 				starry_err_set(err, EX_DATAERR,
-				    "rule %s: spawn: '%s' is not a valid agent id", r->name,
-				    json_string_value(v));
+				    "spawn: '%s' is not a valid agent id", json_string_value(v));
 				json_decref(v);
 				goto fail;
 			}
@@ -1001,7 +1071,7 @@ rule_action_event(const struct rule *r, const struct event_view *cause,
 		if (a->nargs > 0) {
 			json_object_set_new(payload, "args", list = json_array());
 			for (size_t i = 0; i < a->nargs; i++) {
-				if ((v = value_json(r, &a->args[i], ev, s, err)) == NULL)
+				if ((v = value_json(&a->args[i], ev, err)) == NULL)
 					goto fail;
 				json_array_append_new(list, v);
 			}
@@ -1009,7 +1079,7 @@ rule_action_event(const struct rule *r, const struct event_view *cause,
 		if (a->nenv > 0) {
 			json_object_set_new(payload, "env", list = json_object());
 			for (size_t i = 0; i < a->nenv; i++) {
-				if ((v = value_json(r, &a->env[i], ev, s, err)) == NULL)
+				if ((v = value_json(&a->env[i], ev, err)) == NULL)
 					goto fail;
 				json_object_set_new(list, a->env_keys[i], v);
 			}

@@ -87,10 +87,13 @@ const char *rules_dir(const struct rule_set *rs, size_t i);
 void rules_projection(const struct rule_set *rs, int64_t *every_ms,
     int64_t *timeout_ms);
 
-/* The rules whose `on` takes type, in firing order (priority, then as
- * written): their indexes into out, which has room for rules_count.
- * Returns how many. Exact types are found through a hash table, globs
- * are tried one by one. */
+/* The rules whose `on` takes type (NUL-terminated, len bytes), in firing
+ * order (priority, then as written), each once: their indexes into out,
+ * which has room for RULES_MATCH_ROOM(rules_count) (a rule may be found
+ * by its exact type, its namespace and another glob before duplicates go).
+ * Returns how many. Exact types and "NAMESPACE:*" globs are found through
+ * hash tables; other globs are tried one by one. */
+#define RULES_MATCH_ROOM(n) (3 * (n) + 1)
 size_t rules_for_type(const struct rule_set *rs, const char *type,
     size_t type_len, uint32_t *out);
 
@@ -101,7 +104,6 @@ size_t rules_for_type(const struct rule_set *rs, const char *type,
  * section 2); a timer's (cause NULL) starts a new one. NULL with err when
  * a value is not usable (a ${path} the event lacks names the rule). */
 json_t *rule_action_event(const struct rule *r, const struct event_view *cause,
-    const struct expr_event *ev, struct expr_scratch *s,
-    struct starry_err *err);
+    struct expr_event *ev, struct starry_err *err);
 
 #endif

@@ -41,11 +41,15 @@ struct sched {
 	const struct rule_set *rs;
 	struct rstate *st;
 	size_t nst;
+	uint32_t *counted;	/* the rules with a concurrency bound */
+	size_t ncounted;
 	uint32_t *matches;
 	struct expr_scratch *scratch;
 	struct dedup_window *seen;
 	struct sched_stats stats;
 	int hops;
+	int64_t due;		/* sched_next_due's answer, when !due_stale */
+	bool due_stale;
 };
 
 static void
@@ -153,8 +157,8 @@ lifecycle(struct sched *s, const char *type, const struct event_view *v,
 	if ((spawned || failed) && v->has_parent &&
 	    event_str_copy(&v->parent_id, parent, sizeof(parent)) < 0)
 		return;
-	for (size_t i = 0; i < s->nst; i++) {
-		struct rstate *r = &s->st[i];
+	for (size_t i = 0; i < s->ncounted; i++) {
+		struct rstate *r = &s->st[s->counted[i]];
 
 		for (size_t k = 0; k < r->nagents; k++) {
 			struct started *a = &r->agents[k];
@@ -267,13 +271,12 @@ static int handle_event(struct sched *s, const char *line, size_t len,
     const struct event_view *view, const struct rule *from, int64_t now,
     struct starry_err *err);
 
+/* Do r's action for cause (NULL for a timer), whose text ev holds. */
 static int
-fire(struct sched *s, const struct rule *r, const char *line, size_t len,
+fire(struct sched *s, const struct rule *r, struct expr_event *ev,
     const struct event_view *cause, int64_t now, struct starry_err *err)
 {
 	struct rstate *st = &s->st[r->index];
-	struct expr_event ev = {line, len, cause ? cause->payload : NULL,
-	    cause ? cause->payload_len : 0};
 	struct starry_err aerr;
 	const char *id;
 	json_t *out;
@@ -286,7 +289,7 @@ fire(struct sched *s, const struct rule *r, const char *line, size_t len,
 		s->stats.over_concurrency++;
 		return 0;
 	}
-	out = rule_action_event(r, cause, cause ? &ev : NULL, s->scratch, &aerr);
+	out = rule_action_event(r, cause, ev, &aerr);
 	if (out == NULL) {
 		s->stats.failed++;
 		s->opt.warn(s->opt.ctx, r, aerr.msg);
@@ -333,18 +336,19 @@ handle_event(struct sched *s, const char *line, size_t len,
     struct starry_err *err)
 {
 	char type[EVENT_MAX_FIELD * 4 + 1];
-	struct expr_event ev = {line, len, view->payload, view->payload_len};
+	struct expr_event ev;
 	long tlen = event_str_copy(&view->type, type, sizeof(type));
 	size_t n;
 
 	if (tlen < 0)
 		return 0;
+	expr_event_init(&ev, line, len, view);
 	lifecycle(s, type, view, now);
 	n = rules_for_type(s->rs, type, (size_t)tlen, s->matches + s->hops *
-	    rules_count(s->rs));
+	    RULES_MATCH_ROOM(rules_count(s->rs)));
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rules_get(s->rs,
-		    s->matches[s->hops * rules_count(s->rs) + i]);
+		    s->matches[s->hops * RULES_MATCH_ROOM(rules_count(s->rs)) + i]);
 		struct rstate *st = &s->st[r->index];
 
 		if (r == from ||
@@ -364,9 +368,10 @@ handle_event(struct sched *s, const char *line, size_t len,
 			st->pending = copy;
 			st->pending_len = len;
 			st->pending_due = now + r->debounce_ms;
+			s->due_stale = true;
 			continue;
 		}
-		if (fire(s, r, line, len, view, now, err) == -1)
+		if (fire(s, r, &ev, view, now, err) == -1)
 			return -1;
 	}
 	return 0;
@@ -387,17 +392,33 @@ sched_event(struct sched *s, const char *line, size_t len,
 	return handle_event(s, line, len, view, NULL, now, err);
 }
 
+void
+sched_prefetch(struct sched *s, const struct event_view *view)
+{
+	char idbuf[EVENT_ID_KEY_MAX];
+	const char *key;
+	long klen = event_id_key(view, &key, idbuf, sizeof(idbuf));
+
+	if (klen >= 0)
+		dedup_window_prefetch(s->seen, key, (size_t)klen);
+}
+
 int64_t
-sched_next_due(const struct sched *s)
+sched_next_due(struct sched *s)
 {
 	int64_t due = SCHED_NEVER;
 
+	/* Asked after every event: worked out again only after a change. */
+	if (!s->due_stale)
+		return s->due;
 	for (size_t i = 0; i < s->nst; i++) {
 		if (s->st[i].pending != NULL && s->st[i].pending_due < due)
 			due = s->st[i].pending_due;
 		if (s->st[i].due < due)
 			due = s->st[i].due;
 	}
+	s->due = due;
+	s->due_stale = false;
 	return due;
 }
 
@@ -422,8 +443,13 @@ fire_pending(struct sched *s, size_t i, int64_t now, struct starry_err *err)
 	int rc = 0;
 
 	st->pending = NULL;
-	if (event_scan_line(line, st->pending_len, EVENT_LENIENT, &v, NULL) == 0)
-		rc = fire(s, rules_get(s->rs, i), line, st->pending_len, &v, now, err);
+	s->due_stale = true;
+	if (event_scan_line(line, st->pending_len, EVENT_LENIENT, &v, NULL) == 0) {
+		struct expr_event ev;
+
+		expr_event_init(&ev, line, st->pending_len, &v);
+		rc = fire(s, rules_get(s->rs, i), &ev, &v, now, err);
+	}
 	free(line);
 	return rc;
 }
@@ -450,10 +476,11 @@ sched_tick(struct sched *s, int64_t now, struct starry_err *err)
 		    fire_pending(s, i, now, err) == -1)
 			return -1;
 		if (st->due <= now) {
+			s->due_stale = true;
 			st->last_fired = now;
 			st->due = sched_timer_next(r, now);
 			timers_fired = true;
-			if (fire(s, r, NULL, 0, NULL, now, err) == -1)
+			if (fire(s, r, NULL, NULL, now, err) == -1)
 				return -1;
 		}
 	}
@@ -471,11 +498,15 @@ states_for(struct sched *s, const struct rule_set *rs, struct rstate *old,
 {
 	size_t n = rules_count(rs);
 	struct rstate *st = calloc(n + 1, sizeof(*st));
-	uint32_t *matches = calloc((n + 1) * (SCHED_MAX_HOPS + 1), sizeof(*matches));
+	uint32_t *matches = calloc(RULES_MATCH_ROOM(n) * (SCHED_MAX_HOPS + 1),
+	    sizeof(*matches));
+	uint32_t *counted = calloc(n + 1, sizeof(*counted));
+	size_t ncounted = 0;
 
-	if (st == NULL || matches == NULL) {
+	if (st == NULL || matches == NULL || counted == NULL) {
 		free(st);
 		free(matches);
+		free(counted);
 		return starry_err_set(err, EX_OSERR, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -493,8 +524,11 @@ states_for(struct sched *s, const struct rule_set *rs, struct rstate *old,
 				rstate_free(&st[k]);
 			free(st);
 			free(matches);
+			free(counted);
 			return starry_err_set(err, EX_OSERR, "out of memory");
 		}
+		if (r->concurrency > 0)
+			counted[ncounted++] = (uint32_t)i;
 		if (remembered != NULL && json_is_integer(json_object_get(remembered,
 		    r->name)))
 			st[i].last_fired = json_integer_value(json_object_get(remembered,
@@ -518,9 +552,13 @@ states_for(struct sched *s, const struct rule_set *rs, struct rstate *old,
 		rstate_free(&old[k]);
 	free(old);
 	free(s->matches);
+	free(s->counted);
 	s->st = st;
 	s->nst = n;
 	s->matches = matches;
+	s->counted = counted;
+	s->ncounted = ncounted;
+	s->due_stale = true;
 	s->rs = rs;
 	return 0;
 }
@@ -587,6 +625,7 @@ sched_close(struct sched *s)
 		rstate_free(&s->st[i]);
 	free(s->st);
 	free(s->matches);
+	free(s->counted);
 	expr_scratch_free(s->scratch);
 	dedup_window_free(s->seen);
 	free(s);

@@ -57,9 +57,14 @@ int sched_set_rules(struct sched *s, const struct rule_set *rs, int64_t now,
 int sched_event(struct sched *s, const char *line, size_t len,
     const struct event_view *view, int64_t now, struct starry_err *err);
 
+/* Say that the event scanned as view will be given soon, so that the
+ * memory its duplicate check needs is loaded meanwhile (a speed-up only:
+ * give the events in the order they were announced). */
+void sched_prefetch(struct sched *s, const struct event_view *view);
+
 /* When the next timer or debounced action is due (SCHED_NEVER: none),
  * and firing what is due at now. */
-int64_t sched_next_due(const struct sched *s);
+int64_t sched_next_due(struct sched *s);
 int sched_tick(struct sched *s, int64_t now, struct starry_err *err);
 
 /* When the first debounced action is due (SCHED_NEVER: none held), and

@@ -415,3 +415,10 @@ reloaded() {
 	jq -e '.type == "v:two"' out
 	[ "$(wc -l <out)" -eq 1 ]
 }
+
+@test "sched check: an include glob whose folder does not exist yet matches nothing" {
+	printf 'include: [rules/*.yaml]\nrules: [{on: "a:b", action: "emit(c:d)"}]\n' >o.yaml
+	run starry-sched check o.yaml
+	assert_success
+	assert_output --partial "ok: 1 rule (1 on events, 0 timers) from 1 file"
+}

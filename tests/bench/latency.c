@@ -129,7 +129,9 @@ find_number(const char *line, size_t len, const char *key, long long *v)
 	if (p == NULL)
 		return false;
 	p += strlen(key);
-	while (p < end && (*p == ' ' || *p == ':'))
+	/* A number written as a string too ("sent_ns":"123"): the
+	 * scheduler's actions carry it in an environment value. */
+	while (p < end && (*p == ' ' || *p == ':' || *p == '"'))
 		p++;
 	while (p < end && n < sizeof num - 1 && (*p == '-' || (*p >= '0' &&
 	    *p <= '9')))
