@@ -422,3 +422,22 @@ reloaded() {
 	assert_success
 	assert_output --partial "ok: 1 rule (1 on events, 0 timers) from 1 file"
 }
+
+@test "sched: the rule sets in rules/ load, and act on the events they name" {
+	mkdir -p "$STARRY_CONFIG/rules"
+	cp "$STARRY_TOP"/rules/*.yaml "$STARRY_CONFIG/rules/"
+	printf 'include: [rules/*.yaml]\n' >"$STARRY_CONFIG/orchestration.yaml"
+	run starry-sched check
+	assert_success
+	{
+		starry-bus emit git:commit_pushed --payload '{"branch":"main","sha":"abc"}'
+		starry-bus emit alert:server_down --payload '{"host":"db1"}'
+		starry-bus emit TMUX:PANE_STATE --payload '{"pane":"%3","state":"waiting_approval","attention":"approval","from":"running","from_attention":"none"}'
+	} >in
+	run starry-sched run --clock event <in
+	assert_success
+	echo "$output" | jq -se '[.[] | [.type, .payload.template // .payload.why]] == [
+	    ["SPAWN:REQUEST", "devops-agent"],
+	    ["notify:attention", "an agent waits for approval"],
+	    ["SPAWN:REQUEST", "code-reviewer-agent"]]'
+}
