@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cron.h"
 
 #define BERLIN_ZONE "/usr/share/zoneinfo/Europe/Berlin"
@@ -28,10 +29,7 @@ set_tz(const char *tz)
 static double
 now_seconds(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return monotonic_ms() / 1e3;
 }
 
 /* The values of a mask, lo to hi, runs written as ranges: "0-4,10". Bits
