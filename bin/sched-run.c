@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agentdir.h"
 #include "clock.h"
 #include "ctlsock.h"
 #include "fdio.h"
@@ -22,6 +23,7 @@
 #include "ingest.h"
 #include "outbuf.h"
 #include "paths.h"
+#include "projection.h"
 #include "sched-cmd.h"
 #include "scheduler.h"
 
@@ -46,10 +48,14 @@ static const char run_usage[] =
 "      --now TIME         start the event clock at TIME (RFC 3339 or @SECONDS;\n"
 "                         default: the first event's timestamp)\n"
 "  -r, --rejects FILE     append rejected lines to FILE as KERNEL:ERROR events\n"
+"      --no-project       no state projection (see below)\n"
 "      --ready-fd N       write a newline to fd N once running\n"
 "      --stats            print counts on stderr at the end (and on SIGUSR1)\n"
 "  -h, --help, --version\n"
 "\n"
+"Every project.every (30s), each live agent is sent STATE:SNAPSHOT_REQUEST\n"
+"on its stdin; when project.timeout (5s) has passed, a STATE:PROJECTION\n"
+"event says which answered with a STATE:SNAPSHOT and which are stale.\n"
 "Timers' last firings are kept in $STARRY_HOME/sched/timers.json; a firing\n"
 "missed while not running happens once at start. At the end of its input\n"
 "it fires what debounce holds and ends, unless timers are left to run.\n"
@@ -57,6 +63,7 @@ static const char run_usage[] =
 
 enum {
 	OPT_RULES = CLI_OPT_FREE, OPT_CLOCK, OPT_NOW, OPT_READY_FD, OPT_STATS,
+	OPT_NO_PROJECT,
 };
 
 static const struct option run_options[] = {
@@ -67,13 +74,16 @@ static const struct option run_options[] = {
 	{"rejects", required_argument, NULL, 'r'},
 	{"ready-fd", required_argument, NULL, OPT_READY_FD},
 	{"stats", no_argument, NULL, OPT_STATS},
+	{"no-project", no_argument, NULL, OPT_NO_PROJECT},
 	CLI_COMMON_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
 
 struct run {
 	const char *rules_path;
+	const char *home;
 	char *spawn_sock;		/* the spawn daemon's, when it runs */
+	struct projection *proj;	/* NULL: no state projection */
 	struct rule_set *rs;
 	struct sched *sched;
 	struct ingest ingest;
@@ -207,6 +217,73 @@ run_stats(const struct run *r, const char *when)
 	    (unsigned long long)r->ingest.rejected);
 }
 
+/* ---- the state projection ---- */
+
+struct listing {
+	const char *home;
+	int (*ask)(void *, const char *);
+	void *ask_ctx;
+};
+
+static int
+list_one(void *ctx, const char *id)
+{
+	struct listing *l = ctx;
+	json_t *status = agentdir_status(l->home, id, NULL);
+	const char *state = json_string_value(json_object_get(status, "state"));
+
+	if (state != NULL && strcmp(state, "running") == 0 &&
+	    agentdir_supervised(l->home, id, NULL))
+		l->ask(l->ask_ctx, id);
+	json_decref(status);
+	return 0;
+}
+
+/* The agents to ask: those running under a live supervisor. */
+static int
+run_live_agents(void *ctx, int (*ask)(void *, const char *), void *ask_ctx)
+{
+	struct run *r = ctx;
+	struct listing l = {r->home, ask, ask_ctx};
+	struct starry_err err;
+
+	if (agentdir_each(r->home, list_one, &l, &err) == -1)
+		diag_warn("projection: %s", err.msg);
+	return 0;
+}
+
+/* Send the request to the agent's stdin, through its supervisor. */
+static int
+run_ask_agent(void *ctx, const char *agent, const json_t *req)
+{
+	struct run *r = ctx;
+	struct starry_err err;
+	char *text = json_dumps(req, JSON_COMPACT), *line = NULL;
+	int rc = -1;
+
+	if (text != NULL && asprintf(&line, "event %s", text) != -1)
+		rc = agentdir_control(r->home, agent, line, &err);
+	else
+		starry_err_set(&err, EX_OSERR, "out of memory");
+	if (rc == -1 && err.code != EX_NEGATIVE)
+		diag_warn("projection: agent %s: %s", agent, err.msg);
+	free(text);
+	free(line);
+	return rc;
+}
+
+static void
+run_project(struct run *r, int64_t now)
+{
+	json_t *report;
+
+	if (r->proj == NULL)
+		return;
+	report = projection_tick(r->proj, now, run_live_agents, run_ask_agent, r);
+	if (report != NULL)
+		run_emit(r, NULL, report);
+}
+
 /* Watch the folders of the rules files (the editor may replace a file
  * rather than write it, so the folder is what tells). */
 static void
@@ -280,6 +357,12 @@ run_reload(struct run *r, const char *why)
 	}
 	rules_free(r->rs);
 	r->rs = rs;
+	if (r->proj != NULL) {
+		int64_t every, timeout;
+
+		rules_projection(rs, &every, &timeout);
+		projection_set(r->proj, every, timeout);
+	}
 	run_watch(r);
 	diag_note("%s: %zu rules loaded from %s", why, rules_count(rs), r->rules_path);
 }
@@ -317,6 +400,8 @@ run_event(struct run *r, const char *line, size_t len,
 		run_tick(r, v->timestamp);
 		r->clock = v->timestamp;
 	}
+	if (r->proj != NULL && event_str_equals(&v->type, "STATE:SNAPSHOT"))
+		projection_event(r->proj, "STATE:SNAPSHOT", v);
 	if (sched_event(r->sched, line, len, v, run_now(r), &err) == -1)
 		diag_die_err(&err);
 }
@@ -473,7 +558,7 @@ sched_run_main(int argc, char **argv)
 	sigset_t sigs;
 	char *timers, *dir;
 	int opt, ready_fd = -1, flags;
-	bool stats = false, now_set = false;
+	bool stats = false, now_set = false, project = true;
 
 	while ((opt = getopt_long(argc, argv, "e:r:h", run_options, NULL)) != -1) {
 		if (cli_common_option(&common, opt, run_usage))
@@ -503,6 +588,9 @@ sched_run_main(int argc, char **argv)
 			break;
 		case OPT_STATS:
 			stats = true;
+			break;
+		case OPT_NO_PROJECT:
+			project = false;
 			break;
 		}
 	}
@@ -541,6 +629,15 @@ sched_run_main(int argc, char **argv)
 	outbuf_init(&r.out, STDOUT_FILENO);
 	if (sched_open(&r.sched, &so, r.rs, run_now(&r), &err) == -1)
 		diag_die_err(&err);
+	/* By the wall clock only: a replay has no live agents to ask. */
+	r.home = p.home;
+	if (project && !r.event_clock) {
+		int64_t every, timeout;
+
+		rules_projection(r.rs, &every, &timeout);
+		if ((r.proj = projection_new(every, timeout, event_now_ms())) == NULL)
+			diag_die(EX_OSERR, "out of memory");
+	}
 	run_watch(&r);
 	cli_signal_ready(&ready_fd);
 	for (;;) {
@@ -550,6 +647,10 @@ sched_run_main(int argc, char **argv)
 			{.fd = r.ino_fd, .events = POLLIN},
 		};
 		int64_t due = sched_next_due(r.sched), wait = -1;
+
+		if (r.proj != NULL && !r.in_done &&
+		    projection_next_due(r.proj) < due)
+			due = projection_next_due(r.proj);
 
 		run_flush(&r);
 		if (r.in_done && (r.event_clock || !has_timers(r.rs))) {
@@ -600,13 +701,16 @@ sched_run_main(int argc, char **argv)
 			r.reload_due = 0;
 			run_reload(&r, "the rules changed");
 		}
-		if (!r.event_clock)
+		if (!r.event_clock) {
 			run_tick(&r, event_now_ms());
+			run_project(&r, event_now_ms());
+		}
 	}
 	run_flush(&r);
 	if (stats)
 		run_stats(&r, "end");
 	sched_close(r.sched);
+	projection_free(r.proj);
 	rules_free(r.rs);
 	if (r.ino_fd >= 0)
 		close(r.ino_fd);

@@ -31,7 +31,8 @@ static const char dashboard_usage[] =
 "usage: starry-state dashboard [options]\n"
 "\n"
 "The global view: each agent's state, restarts and pid, its newest\n"
-"snapshot, and the count of events by type over a recent window.\n"
+"snapshot (stale when it did not answer starry-sched's last request for\n"
+"one), and the count of events by type over a recent window.\n"
 "\n"
 "  -w, --window DUR       the window of the event counts (default 1h)\n"
 "      --json             one JSON document on one line\n"
@@ -174,8 +175,33 @@ struct dashboard {
 	struct store *st;
 	bool json;
 	json_t *agents, *types;
+	json_t *projection;	/* the newest STATE:PROJECTION's payload */
 	int rows;
 };
+
+static int
+take_projection(void *ctx, const struct store_event *ev)
+{
+	struct dashboard *d = ctx;
+	json_t *e = json_loadb(ev->line, ev->len, 0, NULL);
+
+	d->projection = json_incref(json_object_get(e, "payload"));
+	json_decref(e);
+	return 0;
+}
+
+/* Whether the newest projection round found the agent stale. */
+static bool
+agent_stale(const struct dashboard *d, const char *id)
+{
+	const json_t *stale = json_object_get(d->projection, "stale"), *v;
+	size_t i;
+
+	json_array_foreach(stale, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), id) == 0)
+			return true;
+	return false;
+}
 
 static int
 take_snapshot(void *ctx, const struct store_snapshot *s)
@@ -212,6 +238,7 @@ dashboard_agent(void *ctx, const struct store_agent *a)
 	if (a->exit_status >= 0)
 		json_object_set_new(row, "exitStatus", json_integer(a->exit_status));
 	json_object_set_new(row, "snapshot", snap ? snap : json_null());
+	json_object_set_new(row, "stale", json_boolean(agent_stale(d, a->id)));
 	if (d->json) {
 		json_array_append_new(d->agents, row);
 		return 0;
@@ -226,8 +253,8 @@ dashboard_agent(void *ctx, const struct store_agent *a)
 	if (d->rows++ == 0)
 		printf("%-24s %-12s %8s %8s  %s\n", "AGENT", "STATE", "RESTARTS", "PID",
 		    "SNAPSHOT");
-	printf("%-24s %-12s %8lld %8lld  %s\n", a->id, state, (long long)a->restarts,
-	    (long long)a->pid, snaptext);
+	printf("%-24s %-12s %8lld %8lld  %s%s\n", a->id, state, (long long)a->restarts,
+	    (long long)a->pid, agent_stale(d, a->id) ? "(stale) " : "", snaptext);
 	json_decref(row);
 	return 0;
 }
@@ -271,12 +298,23 @@ state_dashboard_main(int argc, char **argv)
 	d.st = state_open(&opts, 0);
 	d.agents = json_array();
 	d.types = json_object();
+	if (store_query(d.st, &(struct store_filter){.type = "STATE:PROJECTION",
+	    .limit = 1, .newest = true}, take_projection, &d, &err) < 0)
+		diag_die_err(&err);
 	since = event_now_ms() - window;
 	if (store_agent_list(d.st, dashboard_agent, &d, &err) < 0)
 		diag_die_err(&err);
 	if (!d.json) {
 		if (d.rows == 0)
 			printf("no agents in the registry\n");
+		if (d.projection != NULL) {
+			cloudevent_format_time(json_integer_value(json_object_get(
+			    d.projection, "started")), when);
+			printf("\nsnapshots asked for at %s: %zu of %lld answered\n", when,
+			    json_array_size(json_object_get(d.projection, "answered")),
+			    (long long)json_integer_value(json_object_get(d.projection,
+			    "requested")));
+		}
 		cloudevent_format_time(since, when);
 		printf("\nevents since %s:\n", when);
 	}
@@ -284,12 +322,14 @@ state_dashboard_main(int argc, char **argv)
 		diag_die_err(&err);
 	if (d.json) {
 		cloudevent_format_time(since, when);
-		cli_print_json(json_pack("{s:o, s:{s:s, s:o}}", "agents", d.agents, "events",
-		    "since", when, "byType", d.types));
+		cli_print_json(json_pack("{s:o, s:O?, s:{s:s, s:o}}", "agents", d.agents,
+		    "projection", d.projection, "events", "since", when, "byType",
+		    d.types));
 	} else {
 		json_decref(d.agents);
 		json_decref(d.types);
 	}
+	json_decref(d.projection);
 	store_close(d.st);
 	if (fflush(stdout) == EOF)
 		cli_stdout_failed();

@@ -64,6 +64,12 @@ is_state() {
 	[ "$(starry-spawn status "$1" --json 2>/dev/null | jq -r .state)" = "$2" ]
 }
 
+# projected: a projection round that asked both agents is stored.
+projected() {
+	starry-state query --type STATE:PROJECTION 2>/dev/null |
+	    jq -se 'any(.payload.requested == 2)' >/dev/null
+}
+
 stored() {
 	[ "$(starry-state query --trace "$1" --type "$2" | wc -l)" -ge "${3:-1}" ]
 }
@@ -157,4 +163,34 @@ held_back() {
 	emit job:new --payload '{"name":"j3"}'
 	wait_for 20 is_state j3 running
 	[ "$(starry-state query --type SPAWN:REQUEST | wc -l)" -eq 2 ]
+}
+
+@test "sched e2e: the state projection asks live agents for snapshots; the silent one is stale on the dashboard" {
+	cat >answerer.sh <<-'EOF'
+	#!/bin/sh
+	while IFS= read -r line; do
+		case "$line" in
+		*STATE:SNAPSHOT_REQUEST*)
+			echo '{"type":"STATE:SNAPSHOT","payload":{"agentId":"answerer","summary":"all well"}}' ;;
+		esac
+	done
+	EOF
+	chmod +x answerer.sh
+	printf 'identity: {id: answerer}\nruntime: {command: ["%s"], restart: never}\n' \
+	    "$BATS_TEST_TMPDIR/answerer.sh" >"$STARRY_CONFIG/agents/answerer.yaml"
+	printf 'identity: {id: silent}\nruntime: {command: [sleep, "300"], restart: never}\n' \
+	    >"$STARRY_CONFIG/agents/silent.yaml"
+	printf 'project: {every: 2s, timeout: 1s}\nrules: []\n' >"$STARRY_CONFIG/orchestration.yaml"
+	start_starry
+	starry-spawn run answerer
+	starry-spawn run silent
+	wait_for 30 projected
+	starry-state query --type STATE:PROJECTION | jq -se '
+	    map(select(.payload.requested == 2)) | .[0].payload |
+	    .answered == ["answerer"] and .stale == ["silent"] and .timeoutMs == 1000'
+	run starry-state dashboard --json
+	assert_success
+	jq -e '(.agents[] | select(.agent == "silent") | .stale == true)
+	    and (.agents[] | select(.agent == "answerer") | .stale == false and .snapshot.summary == "all well")
+	    and .projection.stale == ["silent"]' <<<"$output"
 }
