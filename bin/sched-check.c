@@ -229,7 +229,7 @@ sched_explain_main(int argc, char **argv)
 	path = sched_rules_path(&common, rules);
 	x.rs = sched_load_or_die(path);
 	x.scratch = expr_scratch_new(EVENT_MAX_LINE);
-	x.matches = calloc(RULES_MATCH_ROOM(rules_count(x.rs)), sizeof(*x.matches));
+	x.matches = calloc(rules_match_room(x.rs), sizeof(*x.matches));
 	if (x.scratch == NULL || x.matches == NULL)
 		diag_die(EX_OSERR, "out of memory");
 	if (ingest_open(&in, "starry-sched", NULL, &err) == -1)

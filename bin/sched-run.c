@@ -116,6 +116,8 @@ run_now(const struct run *r)
 }
 
 #define SCHED_ANSWER_MAX (1u << 20)
+/* A spawn daemon that takes longer is left to it: the scheduler goes on. */
+#define SCHED_ANSWER_MS 10000
 
 /* Do a spawn or stop action through the spawn daemon, when one runs: the
  * request stands for the action's event (its causeId), which is printed
@@ -141,7 +143,8 @@ run_through_daemon(struct run *r, const struct rule *rule, const json_t *ev)
 	json_object_set(req, "traceId", json_object_get(ev, "traceId"));
 	json_object_set(req, "sessionId", json_object_get(ev, "sessionId"));
 	json_object_set(req, "causeId", json_object_get(ev, "id"));
-	if (ctlsock_call(r->spawn_sock, req, SCHED_ANSWER_MAX, &answer, &err) == -1) {
+	if (ctlsock_call(r->spawn_sock, req, SCHED_ANSWER_MAX, SCHED_ANSWER_MS,
+	    &answer, &err) == -1) {
 		if (err.code != EX_UNAVAILABLE)
 			diag_warn("rule %s: %s", rule->name, err.msg);
 	} else if (json_is_true(json_object_get(answer, "ok"))) {
@@ -262,7 +265,7 @@ run_ask_agent(void *ctx, const char *agent, const json_t *req)
 	int rc = -1;
 
 	if (text != NULL && asprintf(&line, "event %s", text) != -1)
-		rc = agentdir_control(r->home, agent, line, &err);
+		rc = agentdir_control_nowait(r->home, agent, line, &err);
 	else
 		starry_err_set(&err, EX_OSERR, "out of memory");
 	if (rc == -1 && err.code != EX_NEGATIVE)
@@ -331,7 +334,8 @@ run_inotify(struct run *r)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const void *)p;
 
-			if (ev->len == 0 || rules_name(ev->name))
+			/* A new folder may be one an include looks in. */
+			if (ev->len == 0 || rules_name(ev->name) || (ev->mask & IN_ISDIR))
 				r->reload_due = monotonic_ms() + SCHED_RELOAD_SETTLE_MS;
 			p += sizeof(*ev) + ev->len;
 		}
@@ -348,6 +352,7 @@ run_reload(struct run *r, const char *why)
 		diag_warn("%s: the new rules are refused, the old ones stay: %s", why,
 		    err.msg);
 		run_diagnostic(r, "ECONFIG", err.msg);
+		run_watch(r);	/* a folder may have come or gone meanwhile */
 		return;
 	}
 	if (sched_set_rules(r->sched, rs, run_now(r), &err) == -1) {
@@ -368,16 +373,24 @@ run_reload(struct run *r, const char *why)
 }
 
 /* Fire what is due up to now; with the event clock, in order of time. */
+/* Fire what is due up to now; with the event clock, in order of time,
+ * but a jump of the clock far ahead (a timestamp from far away) fires
+ * each timer once at the end, not once for each interval it skipped. */
+#define SCHED_CATCH_UP_MAX 10000
+
 static void
 run_tick(struct run *r, int64_t now)
 {
 	struct starry_err err;
 	int64_t due;
+	unsigned n = 0;
 
 	while ((due = sched_next_due(r->sched)) <= now) {
+		if (r->event_clock && ++n > SCHED_CATCH_UP_MAX)
+			due = now;
 		if (sched_tick(r->sched, r->event_clock ? due : now, &err) == -1)
 			diag_die_err(&err);
-		if (!r->event_clock)
+		if (!r->event_clock || due == now)
 			break;
 	}
 }
@@ -402,6 +415,10 @@ run_event(struct run *r, const char *line, size_t len,
 	}
 	if (r->proj != NULL && event_str_equals(&v->type, "STATE:SNAPSHOT"))
 		projection_event(r->proj, "STATE:SNAPSHOT", v);
+	/* A replay makes its own actions again: the recorded ones are not
+	 * acted on a second time. */
+	if (r->event_clock && event_str_equals(&v->source, "starry-sched"))
+		return;
 	if (sched_event(r->sched, line, len, v, run_now(r), &err) == -1)
 		diag_die_err(&err);
 }

@@ -514,7 +514,7 @@ spawn_request(struct spawn_ctx *c, const json_t *req)
 		stop = json_deep_copy(req);
 		json_object_set_new(stop, "wait", json_false());
 	}
-	rc = ctlsock_call(path, stop ? stop : req, SPAWN_RESPONSE_MAX, &resp, &err);
+	rc = ctlsock_call(path, stop ? stop : req, SPAWN_RESPONSE_MAX, 0, &resp, &err);
 	free(path);
 	if (rc == -1 && err.code != EX_PROTOCOL) {
 		json_decref(stop);

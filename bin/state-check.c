@@ -32,7 +32,7 @@ static const char dashboard_usage[] =
 "\n"
 "The global view: each agent's state, restarts and pid, its newest\n"
 "snapshot (stale when it did not answer starry-sched's last request for\n"
-"one), and the count of events by type over a recent window.\n"
+"one within the window), and the count of events by type over the window.\n"
 "\n"
 "  -w, --window DUR       the window of the event counts (default 1h)\n"
 "      --json             one JSON document on one line\n"
@@ -298,10 +298,14 @@ state_dashboard_main(int argc, char **argv)
 	d.st = state_open(&opts, 0);
 	d.agents = json_array();
 	d.types = json_object();
-	if (store_query(d.st, &(struct store_filter){.type = "STATE:PROJECTION",
-	    .limit = 1, .newest = true}, take_projection, &d, &err) < 0)
-		diag_die_err(&err);
+
 	since = event_now_ms() - window;
+	/* The newest projection round within the window: through the time
+	 * index, not a scan of the whole log. */
+	if (store_query(d.st, &(struct store_filter){.type = "STATE:PROJECTION",
+	    .since_ms = since, .limit = 1, .newest = true}, take_projection, &d,
+	    &err) < 0)
+		diag_die_err(&err);
 	if (store_agent_list(d.st, dashboard_agent, &d, &err) < 0)
 		diag_die_err(&err);
 	if (!d.json) {

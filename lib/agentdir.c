@@ -158,25 +158,35 @@ agentdir_write_status(const char *home, const char *id, const json_t *doc,
 	return rc;
 }
 
-int
-agentdir_control(const char *home, const char *id, const char *line,
-    struct starry_err *err)
+/* Open the agent's control FIFO for writing, without waiting. */
+static int
+control_open(const char *home, const char *id, struct starry_err *err)
 {
 	char *path = agentdir_path(home, id, AGENTDIR_CONTROL);
-	size_t len = strlen(line);
-	int fd, rc = -1;
+	int fd;
 
 	if (path == NULL)
 		return starry_err_set(err, EX_OSERR, "out of memory");
 	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENXIO || errno == ENOENT)
-			starry_err_set(err, EX_NEGATIVE, "agent %s is not running",
-			    id);
+			starry_err_set(err, EX_NEGATIVE, "agent %s is not running", id);
 		else
 			starry_err_sys(err, EX_IOERR, "cannot open %s", path);
-		goto out;
 	}
+	free(path);
+	return fd;
+}
+
+int
+agentdir_control(const char *home, const char *id, const char *line,
+    struct starry_err *err)
+{
+	size_t len = strlen(line);
+	int fd, rc = -1;
+
+	if ((fd = control_open(home, id, err)) < 0)
+		return -1;
 	/* One writer at a time, and then a blocking write, so that a line
 	 * longer than PIPE_BUF is not interleaved with another. */
 	if (flock(fd, LOCK_EX) < 0 ||
@@ -189,10 +199,38 @@ agentdir_control(const char *home, const char *id, const char *line,
 	}
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	free(path);
+	close(fd);
 	return rc;
+}
+
+int
+agentdir_control_nowait(const char *home, const char *id, const char *line,
+    struct starry_err *err)
+{
+	char buf[PIPE_BUF];
+	size_t len = strlen(line);
+	ssize_t n;
+	int fd;
+
+	if (len + 1 > sizeof(buf))
+		return starry_err_set(err, EX_USAGE, "a line for agent %s is longer "
+		    "than %d bytes", id, PIPE_BUF - 1);
+	memcpy(buf, line, len);
+	buf[len++] = '\n';
+	if ((fd = control_open(home, id, err)) < 0)
+		return -1;
+	/* Up to PIPE_BUF bytes go in whole or not at all: no lock needed. */
+	do
+		n = write(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n < 0 && errno == EAGAIN)
+		return starry_err_set(err, EX_TEMPFAIL, "agent %s does not read its "
+		    "control FIFO", id);
+	return starry_err_sys(err, n < 0 && errno == EPIPE ? EX_NEGATIVE : EX_IOERR,
+	    "cannot send to agent %s", id);
 }
 
 /* An agent's folder: any entry but a hidden one. */

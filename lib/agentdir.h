@@ -54,6 +54,10 @@ int agentdir_write_status(const char *home, const char *id, const json_t *doc,
  * running". */
 int agentdir_control(const char *home, const char *id, const char *line,
     struct starry_err *err);
+/* The same for a line shorter than PIPE_BUF, never waiting: a supervisor
+ * that does not read (its FIFO full) is EX_TEMPFAIL at once. */
+int agentdir_control_nowait(const char *home, const char *id, const char *line,
+    struct starry_err *err);
 
 /* Each agent folder under HOME/agents, in name order. */
 typedef int (*agentdir_each_fn)(void *ctx, const char *id);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "ctlsock.h"
@@ -27,10 +28,10 @@ send_all(int fd, const char *buf, size_t len)
 }
 
 int
-ctlsock_call(const char *path, const json_t *req, size_t max, json_t **answer,
-    struct starry_err *err)
+ctlsock_call(const char *path, const json_t *req, size_t max, int timeout_ms,
+    json_t **answer, struct starry_err *err)
 {
-	char *text, *line = NULL;
+	char *text = NULL, *line = NULL;
 	size_t len;
 	int fd, rc = -1;
 
@@ -38,6 +39,15 @@ ctlsock_call(const char *path, const json_t *req, size_t max, json_t **answer,
 	fd = sock_connect(path, err);
 	if (fd < 0)
 		return -1;
+	if (timeout_ms > 0) {
+		struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
+			starry_err_sys(err, EX_OSERR, "%s", path);
+			goto out;
+		}
+	}
 	text = json_dumps(req, JSON_COMPACT);
 	if (text == NULL) {
 		starry_err_set(err, EX_OSERR, "out of memory");

@@ -307,12 +307,9 @@ add_step(struct parser *ps, char *key, size_t index)
 {
 	struct expr *e = ps->e;
 
-	if (e->steps == NULL)
-		e->steps = malloc(sizeof(*e->steps));
-	else if (grow((void **)&e->steps, e->nsteps, sizeof(*e->steps)) == -1)
-		e->steps = NULL;
-	if (e->steps == NULL) {
-		free(key);
+	if (e->steps == NULL ? (e->steps = malloc(sizeof(*e->steps))) == NULL :
+	    grow((void **)&e->steps, e->nsteps, sizeof(*e->steps)) == -1) {
+		free(key);	/* the steps so far stay, for expr_free */
 		return fail_oom(ps);
 	}
 	e->steps[e->nsteps++] = (struct step){key, key ? strlen(key) : 0, index,
@@ -479,8 +476,9 @@ static const char *const function_names[] = {
 };
 
 /* How big a pattern becomes once glibc expands its counted repetitions,
- * roughly: each atom is 1, a group the sum of its branches, and {m,n}
- * multiplies by n (by m + 1 for {m,}). -1 with *why when too big. */
+ * roughly: each atom, group and branch is at least 1, a group the sum of
+ * its branches, and {m,n} multiplies by n (by m + 1 for {m,}; {,n} is
+ * {0,n}, as glibc reads it). -1 with *why when too big. */
 static long
 regex_size(const char *re, size_t *i, int depth, const char **why)
 {
@@ -493,6 +491,7 @@ regex_size(const char *re, size_t *i, int depth, const char **why)
 	while (re[*i] != '\0' && re[*i] != ')') {
 		if (re[*i] == '|') {
 			(*i)++;
+			total++;
 			continue;
 		}
 		atom = 1;
@@ -501,6 +500,7 @@ regex_size(const char *re, size_t *i, int depth, const char **why)
 			atom = regex_size(re, i, depth + 1, why);
 			if (atom == -1)
 				return -1;
+			atom++;		/* the group itself, even an empty one */
 			if (re[*i] == ')')
 				(*i)++;
 		} else if (re[*i] == '[') {
@@ -536,25 +536,33 @@ regex_size(const char *re, size_t *i, int depth, const char **why)
 		while (re[*i] == '*' || re[*i] == '+' || re[*i] == '?' ||
 		    re[*i] == '{') {
 			if (re[*i] == '{') {
+				const char *p = re + *i + 1;
 				char *end;
-				long m = strtol(re + *i + 1, &end, 10), n = m;
+				long m = 0, n;
 
-				if (end == re + *i + 1)
+				if (*p >= '0' && *p <= '9')
+					m = strtol(p, &end, 10);
+				else if (*p == ',')
+					end = (char *)p;	/* {,n} */
+				else
 					break;	/* a literal '{': regcomp judges */
+				n = m;
 				if (*end == ',') {
-					char *end2;
+					const char *q = end + 1;
 
-					n = strtol(end + 1, &end2, 10);
-					if (end2 == end + 1)
+					if (*q >= '0' && *q <= '9')
+						n = strtol(q, &end, 10);
+					else {
 						n = m + 1;
-					end = end2;
+						end = (char *)q;
+					}
 				}
 				if (*end != '}')
 					break;
 				*i = (size_t)(end - re) + 1;
 				if (n < 1)
 					n = 1;
-				if (n > EXPR_REGEX_MAX_SIZE) {
+				if (n > EXPR_REGEX_MAX_SIZE || m > EXPR_REGEX_MAX_SIZE) {
 					*why = "a repetition count is too large";
 					return -1;
 				}
@@ -591,9 +599,13 @@ compile_regex(struct parser *ps, const struct val *pattern, size_t pos,
 		    EXPR_REGEX_MAX_LEN);
 	if (strlen(pattern->p) != pattern->len)
 		return fail_at(ps, pos, "matches: the pattern contains a NUL");
-	while (pattern->p[i] != '\0') {
-		if (regex_size(pattern->p, &i, 0, &why) == -1)
-			return fail_at(ps, pos, "matches: pattern refused: %s", why);
+	/* One total for the whole pattern: an unmatched ')' is a literal
+	 * to glibc, so what follows it still counts. */
+	for (long total = 0, part; pattern->p[i] != '\0';) {
+		part = regex_size(pattern->p, &i, 0, &why);
+		if (part == -1 || (total += part + 1) > EXPR_REGEX_MAX_SIZE)
+			return fail_at(ps, pos, "matches: pattern refused: %s",
+			    why ? why : "its repetitions expand too far");
 		if (pattern->p[i] == ')')
 			i++;
 	}
@@ -604,11 +616,8 @@ compile_regex(struct parser *ps, const struct val *pattern, size_t pos,
 		regerror(rc, &re, msg, sizeof(msg));
 		return fail_at(ps, pos, "matches: invalid pattern: %s", msg);
 	}
-	if (e->res == NULL)
-		e->res = malloc(sizeof(*e->res));
-	else if (grow((void **)&e->res, e->nres, sizeof(*e->res)) == -1)
-		e->res = NULL;
-	if (e->res == NULL) {
+	if (e->res == NULL ? (e->res = malloc(sizeof(*e->res))) == NULL :
+	    grow((void **)&e->res, e->nres, sizeof(*e->res)) == -1) {
 		regfree(&re);
 		return fail_oom(ps);
 	}
@@ -970,10 +979,16 @@ expr_scratch_free(struct expr_scratch *s)
 	free(s);
 }
 
+/* Comparisons of lists and objects one evaluation may make: structural
+ * equality of big values costs in proportion to their size, at worst
+ * squared for objects. Past it, == is false. */
+#define EXPR_WORK_MAX 100000
+
 struct eval {
 	const struct expr *e;
 	struct expr_event *ev;
 	struct expr_scratch *s;
+	unsigned long work;
 };
 
 static void
@@ -1308,6 +1323,10 @@ equal_object(struct eval *x, const struct val *a, const struct val *b,
 		size_t keylen;
 
 		na++;
+		/* Each lookup walks b: that is the work to count. */
+		x->work += nb;
+		if (x->work > EXPR_WORK_MAX)
+			return false;
 		from_json(&k, &ka);
 		if (!bytes_of(x, &ka, 2, &key, &keylen))
 			return false;
@@ -1333,7 +1352,7 @@ equal(struct eval *x, const struct val *a, const struct val *b, int depth)
 	const char *pa, *pb;
 	size_t la, lb;
 
-	if (depth > 2 * JSCAN_MAX_DEPTH)
+	if (depth > 2 * JSCAN_MAX_DEPTH || ++x->work > EXPR_WORK_MAX)
 		return false;
 	if ((a->k == V_ARR || a->k == V_LIST) && (b->k == V_ARR || b->k == V_LIST))
 		return equal_seq(x, a, b, depth);
@@ -1528,7 +1547,7 @@ bool
 expr_eval(const struct expr *e, struct expr_event *ev,
     struct expr_scratch *s)
 {
-	struct eval x = {e, ev, s};
+	struct eval x = {e, ev, s, 0};
 	struct val v;
 
 	eval_node(&x, e->root, &v);

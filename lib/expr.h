@@ -20,7 +20,8 @@
 #define EXPR_REGEX_MAX_LEN 256		/* bytes of a matches() pattern */
 #define EXPR_REGEX_MAX_SIZE 2000	/* a pattern's size once its counted
 					   repetitions ({m,n}) are expanded */
-#define EXPR_MATCH_MAX     65536	/* bytes of a string matches() reads */
+#define EXPR_MATCH_MAX     4096	/* bytes of a string matches() reads:
+					   a longer one does not match */
 
 struct expr;
 

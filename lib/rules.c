@@ -41,6 +41,8 @@ struct rule_set {
 	struct index space;		/* "git:*", by "git:" */
 	uint32_t *glob_rules;		/* rules with any other glob in `on` */
 	size_t nglob;
+	size_t non;			/* on entries of all the rules */
+	char *base;			/* the main file's folder, with a '/' */
 };
 
 /* ---- values with ${path} in them ---- */
@@ -410,6 +412,7 @@ rules_free(struct rule_set *rs)
 	index_free(&rs->exact);
 	index_free(&rs->space);
 	free(rs->glob_rules);
+	free(rs->base);
 	free(rs);
 }
 
@@ -441,9 +444,10 @@ static const char *const rule_keys[] = {
 	"priority", "every", "cron", NULL,
 };
 
+/* file: as it was named; real: its real path. */
 static int
 load_rule(struct rule_set *rs, const struct config_scope *s, const char *file,
-    size_t nth, struct starry_err *err)
+    const char *real, size_t nth, struct starry_err *err)
 {
 	struct rule r = {.priority = RULES_DEFAULT_PRIORITY};
 	const char **on = NULL, *name = NULL, *cond = NULL, *action = NULL,
@@ -463,7 +467,8 @@ load_rule(struct rule_set *rs, const struct config_scope *s, const char *file,
 	    config_get_string(s, "if", CONFIG_OPTIONAL, &cond, err) == -1 ||
 	    config_get_string(s, "action", CONFIG_REQUIRED, &action, err) == -1 ||
 	    config_get_duration(s, "debounce", CONFIG_OPTIONAL, &r.debounce_ms, err) == -1 ||
-	    config_get_int(s, "concurrency", CONFIG_OPTIONAL, 1, 1000000, &conc, err) == -1 ||
+	    config_get_int(s, "concurrency", CONFIG_OPTIONAL, 1, RULES_MAX_CONCURRENCY,
+	    &conc, err) == -1 ||
 	    config_get_int(s, "priority", CONFIG_OPTIONAL, 0, EVENT_PRIORITY_MAX, &prio,
 	    err) == -1 ||
 	    config_get_duration(s, "every", CONFIG_OPTIONAL, &r.every_ms, err) == -1 ||
@@ -546,9 +551,13 @@ load_rule(struct rule_set *rs, const struct config_scope *s, const char *file,
 			}
 		r.name = strdup(name);
 	} else {
-		char *base = strrchr(file, '/');
+		/* FILE#N, FILE from the main file's folder, so that x.yaml and
+		 * rules/x.yaml do not make the same names. */
+		const char *shown = real;
 
-		if (asprintf(&r.name, "%s#%zu", base ? base + 1 : file, nth + 1) == -1)
+		if (strncmp(real, rs->base, strlen(rs->base)) == 0)
+			shown = real + strlen(rs->base);
+		if (asprintf(&r.name, "%s#%zu", shown, nth + 1) == -1)
 			r.name = NULL;
 	}
 	if (r.name == NULL)
@@ -688,6 +697,15 @@ load_file(struct rule_set *rs, const char *path, int depth,
 		    "%s", path);
 	if (add_dir(rs, real, err) == -1)
 		return -1;
+	if (depth == 0) {
+		char *copy = strdup(real);
+
+		if (copy == NULL || asprintf(&rs->base, "%s/", dirname(copy)) == -1) {
+			free(copy);
+			return starry_err_set(err, EX_OSERR, "out of memory");
+		}
+		free(copy);
+	}
 	for (size_t i = 0; i < rs->nfiles; i++)
 		if (strcmp(rs->files[i], real) == 0)
 			return 0;	/* included before: once is enough */
@@ -735,7 +753,7 @@ load_file(struct rule_set *rs, const char *path, int depth,
 			    config_type_name(el.node));
 			goto out;
 		}
-		if (load_rule(rs, &el, path, i, err) == -1)
+		if (load_rule(rs, &el, path, real, i, err) == -1)
 			goto out;
 	}
 	rc = 0;
@@ -826,6 +844,7 @@ build_index(struct rule_set *rs, struct starry_err *err)
 
 	for (size_t i = 0; i < rs->n; i++)
 		ntypes += rs->rules[i].non;
+	rs->non = ntypes;
 	for (rs->exact.n = 16; rs->exact.n < 2 * ntypes; rs->exact.n *= 2)
 		;
 	rs->space.n = rs->exact.n;
@@ -941,6 +960,12 @@ glob_takes(const struct rule *r, const char *type)
 }
 
 size_t
+rules_match_room(const struct rule_set *rs)
+{
+	return rs->non + 1;
+}
+
+size_t
 rules_for_type(const struct rule_set *rs, const char *type, size_t len,
     uint32_t *out)
 {
@@ -1007,7 +1032,7 @@ value_json(const struct rule_value *v, struct expr_event *ev,
 		long n;
 
 		if (buf == NULL)
-			return NULL;
+			return starry_err_set(err, EX_OSERR, "out of memory"), NULL;
 		n = j.escaped ? jscan_unescape(j.p, j.len, buf, j.len + 1) :
 		    (memcpy(buf, j.p, j.len), (long)j.len);
 		str = n < 0 ? NULL : json_stringn(buf, (size_t)n);
@@ -1042,6 +1067,7 @@ rule_action_event(const struct rule *r, const struct event_view *cause,
 		if (!template_id_valid(json_string_value(target))) {
 			starry_err_set(err, EX_DATAERR, "stop: '%s' is not a valid agent id",
 			    json_string_value(target));
+			json_decref(target);
 			goto fail;
 		}
 		json_object_set_new(payload, "id", target);

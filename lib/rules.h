@@ -21,6 +21,7 @@
 #define RULES_MAX              100000	/* rules in a set */
 #define RULES_ACTION_MAX_ARGS  64	/* key=value pairs of an action */
 #define RULES_DEFAULT_PRIORITY 3
+#define RULES_MAX_CONCURRENCY  1000	/* live agents a rule may count */
 
 enum rule_verb { RULE_SPAWN, RULE_STOP, RULE_EMIT };
 
@@ -89,11 +90,11 @@ void rules_projection(const struct rule_set *rs, int64_t *every_ms,
 
 /* The rules whose `on` takes type (NUL-terminated, len bytes), in firing
  * order (priority, then as written), each once: their indexes into out,
- * which has room for RULES_MATCH_ROOM(rules_count) (a rule may be found
- * by its exact type, its namespace and another glob before duplicates go).
- * Returns how many. Exact types and "NAMESPACE:*" globs are found through
- * hash tables; other globs are tried one by one. */
-#define RULES_MATCH_ROOM(n) (3 * (n) + 1)
+ * which has room for rules_match_room(rs) (a rule is found once for each
+ * of its on entries that takes the type before duplicates go). Returns
+ * how many. Exact types and "NAMESPACE:*" globs are found through hash
+ * tables; other globs are tried one by one. */
+size_t rules_match_room(const struct rule_set *rs);
 size_t rules_for_type(const struct rule_set *rs, const char *type,
     size_t type_len, uint32_t *out);
 

@@ -13,6 +13,7 @@
 #include "scheduler.h"
 
 #define SCHED_MAX_HOPS 8		/* emit -> rule -> emit ... in one go */
+#define SCHED_MAX_DERIVED 1000		/* events emitted because of one */
 #define SCHED_PENDING_MS 60000		/* a spawn request with no agent yet */
 #define SCHED_AGENTS_KEPT 1024		/* per rule, live or recently gone */
 
@@ -48,6 +49,8 @@ struct sched {
 	struct dedup_window *seen;
 	struct sched_stats stats;
 	int hops;
+	unsigned derived;	/* emitted for the event being handled */
+	bool cut;		/* and a warning said the chain was cut */
 	int64_t due;		/* sched_next_due's answer, when !due_stale */
 	bool due_stale;
 };
@@ -214,6 +217,12 @@ remember_request(struct rstate *r, const char *request, const char *agent,
 	if (p == NULL)
 		return -1;
 	r->agents = p;
+	/* One process per agent id: an older entry for it is over. */
+	for (k = 0; agent != NULL && k < r->nagents; k++)
+		if (strcmp(r->agents[k].agent, agent) == 0) {
+			r->agents[k].live = false;
+			r->agents[k].agent[0] = '\0';
+		}
 	p = &r->agents[r->nagents++];
 	*p = (struct started){.live = true, .since = now};
 	snprintf(p->request, sizeof(p->request), "%s", request);
@@ -301,12 +310,16 @@ fire(struct sched *s, const struct rule *r, struct expr_event *ev,
 	    remember_request(st, id,
 	    json_string_value(json_object_get(json_object_get(out, "payload"), "id")),
 	    now) == -1) {
+		/* Not counted, not done: held back like one over the bound. */
 		json_decref(out);
-		return starry_err_set(err, EX_OSERR, "out of memory");
+		s->stats.over_concurrency++;
+		return 0;
 	}
 	/* An emitted event may be what another rule waits for. */
-	text = r->action.verb == RULE_EMIT && s->hops < SCHED_MAX_HOPS ?
-	    event_dump_line(out, &tlen) : NULL;
+	text = r->action.verb == RULE_EMIT && s->hops < SCHED_MAX_HOPS &&
+	    s->derived < SCHED_MAX_DERIVED ? event_dump_line(out, &tlen) : NULL;
+	if (r->action.verb == RULE_EMIT)
+		s->derived++;
 	s->stats.fired++;
 	json_incref(out);
 	if (s->opt.emit(s->opt.ctx, r, out) == -1)
@@ -320,9 +333,11 @@ fire(struct sched *s, const struct rule *r, struct expr_event *ev,
 			s->hops--;
 		}
 		free(text);
-	} else if (r->action.verb == RULE_EMIT) {
-		s->opt.warn(s->opt.ctx, r, "a chain of emit actions ran more than 8 "
-		    "deep; its events are not matched further");
+	} else if (r->action.verb == RULE_EMIT && !s->cut) {
+		s->cut = true;
+		s->opt.warn(s->opt.ctx, r, "the emit actions of one event ran more "
+		    "than 8 deep or made more than 1000 events; the rest are not "
+		    "matched further");
 	}
 	json_decref(out);
 	return rc;
@@ -345,10 +360,10 @@ handle_event(struct sched *s, const char *line, size_t len,
 	expr_event_init(&ev, line, len, view);
 	lifecycle(s, type, view, now);
 	n = rules_for_type(s->rs, type, (size_t)tlen, s->matches + s->hops *
-	    RULES_MATCH_ROOM(rules_count(s->rs)));
+	    rules_match_room(s->rs));
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rules_get(s->rs,
-		    s->matches[s->hops * RULES_MATCH_ROOM(rules_count(s->rs)) + i]);
+		    s->matches[s->hops * rules_match_room(s->rs) + i]);
 		struct rstate *st = &s->st[r->index];
 
 		if (r == from ||
@@ -389,6 +404,8 @@ sched_event(struct sched *s, const char *line, size_t len,
 	if (klen >= 0 && dedup_window_seen(s->seen, key, (size_t)klen, now))
 		return 0;
 	s->stats.events++;
+	s->derived = 0;
+	s->cut = false;
 	return handle_event(s, line, len, view, NULL, now, err);
 }
 
@@ -498,7 +515,7 @@ states_for(struct sched *s, const struct rule_set *rs, struct rstate *old,
 {
 	size_t n = rules_count(rs);
 	struct rstate *st = calloc(n + 1, sizeof(*st));
-	uint32_t *matches = calloc(RULES_MATCH_ROOM(n) * (SCHED_MAX_HOPS + 1),
+	uint32_t *matches = calloc(rules_match_room(rs) * (SCHED_MAX_HOPS + 1),
 	    sizeof(*matches));
 	uint32_t *counted = calloc(n + 1, sizeof(*counted));
 	size_t ncounted = 0;

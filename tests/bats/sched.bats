@@ -441,3 +441,43 @@ reloaded() {
 	    ["notify:attention", "an agent waits for approval"],
 	    ["SPAWN:REQUEST", "code-reviewer-agent"]]'
 }
+
+@test "sched run: emits that fan out are cut after 1000 for one event, with one warning" {
+	{
+		echo 'rules:'
+		for i in 1 2 3 4 5 6; do echo "  - {on: \"t:*\", action: \"emit(t:x$i)\"}"; done
+	} >o.yaml
+	starry-bus emit t:start >in
+	run --separate-stderr starry-sched run --rules o.yaml <in
+	assert_success
+	n=$(echo "$output" | wc -l)
+	# The events already being matched finish their rules: a few more.
+	[ "$n" -ge 1000 ] && [ "$n" -le 1100 ]
+	[ "$(echo "$stderr" | grep -c 'more than 1000 events')" -eq 1 ]
+}
+
+@test "sched check: default names come from the path below the main file's folder" {
+	mkdir sub
+	printf 'include: [sub/x.yaml]\nrules: [{on: "a:b", action: "emit(c:d)"}]\n' >x.yaml
+	printf 'rules: [{on: "a:b", action: "emit(e:f)"}]\n' >sub/x.yaml
+	run starry-sched explain --rules x.yaml --json a:b
+	assert_success
+	echo "$output" | jq -se '[.[].rule] == ["sub/x.yaml#1", "x.yaml#1"]'
+}
+
+@test "sched run: a spawn daemon that never answers does not hold the scheduler" {
+	printf 'rules: [{on: "a:b", action: "spawn(worker)"}]\n' >o.yaml
+	# A listener that takes the connection and says nothing.
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
+open(sys.argv[2], "w").close()
+c, _ = s.accept(); time.sleep(60)' "$STARRY_RUNTIME/spawn.sock" listening &
+	SCHED_PID=$!
+	wait_for 10 test -e listening
+	starry-bus emit a:b >in
+	run --separate-stderr timeout 30 starry-sched run --rules o.yaml <in
+	assert_success
+	[[ "$stderr" == *"did not answer"* ]]
+	echo "$output" | jq -e '.type == "SPAWN:REQUEST"'
+}
