@@ -118,17 +118,16 @@ collect_path(void *ctx, const char *path, const char *value, size_t len)
 		sp->len += (size_t)n;
 }
 
+/* ev: the event, indexed once for all the rules. */
 static void
 explain_rule(struct explain *x, const struct rule *r, bool typed,
-    const char *line, size_t len, const struct event_view *v, bool *fired)
+    struct expr_event *ev, bool *fired)
 {
-	struct expr_event ev;
 	struct seen_paths sp = {.len = 0};
 	const char *verdict, *why = "";
 	char whybuf[1200];
 	bool holds = true;
 
-	expr_event_init(&ev, line, len, v);
 	if (r->on == NULL) {
 		verdict = "timer";
 		why = "a timer rule: events do not fire it";
@@ -137,10 +136,10 @@ explain_rule(struct explain *x, const struct rule *r, bool typed,
 		why = "the type is not in its on";
 	} else {
 		if (r->cond != NULL) {
-			holds = expr_eval(r->cond, &ev, x->scratch);
+			holds = expr_eval(r->cond, ev, x->scratch);
 			if (x->json)
 				sp.values = json_object();
-			expr_each_path(r->cond, &ev, collect_path, &sp);
+			expr_each_path(r->cond, ev, collect_path, &sp);
 		}
 		verdict = holds ? "fires" : "no";
 		if (r->cond != NULL) {
@@ -174,11 +173,13 @@ explain_event(void *ctx, const char *line, size_t len, const char *raw,
 {
 	struct explain *x = ctx;
 	char type[EVENT_MAX_FIELD * 4 + 1], id[EVENT_MAX_FIELD * 4 + 1];
+	struct expr_event ev;
 	size_t n, k = 0;
 	long tlen = event_str_copy(&v->type, type, sizeof(type));
 	bool fired = false;
 
 	(void)raw, (void)rawlen;
+	expr_event_init(&ev, line, len, v);
 	event_str_copy(&v->id, id, sizeof(id));
 	n = rules_for_type(x->rs, type, tlen < 0 ? 0 : (size_t)tlen, x->matches);
 	if (!x->json)
@@ -191,7 +192,7 @@ explain_event(void *ctx, const char *line, size_t len, const char *raw,
 		for (k = 0; k < n; k++)
 			if (x->matches[k] == i)
 				typed = true;
-		explain_rule(x, rules_get(x->rs, i), typed, line, len, v, &fired);
+		explain_rule(x, rules_get(x->rs, i), typed, &ev, &fired);
 	}
 	if (!fired)
 		x->status = EX_NEGATIVE;

@@ -372,27 +372,22 @@ decode_number(struct parser *ps, struct val *v)
 	char buf[64], *end;
 	const char *t = ps->text + ps->tok_pos;
 	size_t n = ps->tok_len;
-	bool is_int = true;
+	double d;
 
 	if (n >= sizeof(buf))
 		return fail_at(ps, ps->tok_pos, "number too long (%zu characters)", n);
 	memcpy(buf, t, n);
 	buf[n] = '\0';
-	*v = (struct val){.k = V_NUM};
 	errno = 0;
-	v->d = strtod(buf, &end);
+	d = strtod(buf, &end);
 	if (*end != '\0')
 		return fail_at(ps, ps->tok_pos, "invalid number '%s'", buf);
-	if (errno == ERANGE && isinf(v->d))
+	if (errno == ERANGE && isinf(d))
 		return fail_at(ps, ps->tok_pos, "number out of range '%s'", buf);
-	for (size_t k = 0; k < n; k++)
-		if (buf[k] == '.' || buf[k] == 'e' || buf[k] == 'E')
-			is_int = false;
-	if (is_int) {
-		errno = 0;
-		v->i = strtoll(buf, &end, 10);
-		v->is_int = errno != ERANGE;
-	}
+	/* Valid: read as a number of the event is, integers exactly. */
+	*v = (struct val){.k = V_NUM};
+	jvalue_number(&(struct jvalue){.kind = JSCAN_NUMBER, .p = buf, .len = n},
+	    &v->d, &v->i, &v->is_int);
 	return 0;
 }
 

@@ -920,12 +920,6 @@ rules_file_count(const struct rule_set *rs)
 	return rs->nfiles;
 }
 
-const char *
-rules_file(const struct rule_set *rs, size_t i)
-{
-	return rs->files[i];
-}
-
 size_t
 rules_dir_count(const struct rule_set *rs)
 {

@@ -78,9 +78,8 @@ void rules_free(struct rule_set *rs);
 
 size_t rules_count(const struct rule_set *rs);
 const struct rule *rules_get(const struct rule_set *rs, size_t i);
-/* The files it was read from, the main one first: what to watch. */
+/* How many files it was read from. */
 size_t rules_file_count(const struct rule_set *rs);
-const char *rules_file(const struct rule_set *rs, size_t i);
 /* The folders to watch for a change: those of the files read and those
  * that the include globs look in (a file may appear there later). */
 size_t rules_dir_count(const struct rule_set *rs);

@@ -66,7 +66,9 @@ rstate_free(struct rstate *r)
 
 /* ---- timers ---- */
 
-int64_t
+/* When a timer rule fires next after time after (wall ms): every from
+ * after, cron by local time. */
+static int64_t
 sched_timer_next(const struct rule *r, int64_t after)
 {
 	int64_t next;
@@ -262,16 +264,6 @@ sched_request_failed(struct sched *s, const struct rule *r,
 	for (size_t k = 0; k < st->nagents; k++)
 		if (strcmp(st->agents[k].request, request) == 0)
 			st->agents[k].live = false;
-}
-
-size_t
-sched_live(const struct sched *s, const struct rule *r)
-{
-	size_t n = 0;
-
-	for (size_t k = 0; k < s->st[r->index].nagents; k++)
-		n += s->st[r->index].agents[k].live;
-	return n;
 }
 
 /* ---- firing ---- */

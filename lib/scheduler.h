@@ -85,12 +85,7 @@ void sched_request_failed(struct sched *s, const struct rule *r,
 /* The next time each timer rule fires: fn(ctx, rule, ms). */
 void sched_each_timer(const struct sched *s,
     void (*fn)(void *ctx, const struct rule *r, int64_t due), void *ctx);
-/* The live agents a rule started, as the engine counts them. */
-size_t sched_live(const struct sched *s, const struct rule *r);
 void sched_get_stats(const struct sched *s, struct sched_stats *st);
 
-/* When a timer rule fires next after time after (wall ms): every from
- * after, cron by local time. */
-int64_t sched_timer_next(const struct rule *r, int64_t after);
 
 #endif
