@@ -43,8 +43,8 @@ static const char run_usage[] =
 "                         default), or 'hub' to subscribe to the hub\n"
 "      --clock wall|event the clock timers and debounce go by: the wall\n"
 "                         clock (default), or the timestamps of the events\n"
-"                         read (for replays and tests: timers' last firings\n"
-"                         are then neither read nor kept)\n"
+"                         read (for replays and tests: the state kept in\n"
+"                         $STARRY_HOME/sched is then neither read nor kept)\n"
 "      --now TIME         start the event clock at TIME (RFC 3339 or @SECONDS;\n"
 "                         default: the first event's timestamp)\n"
 "  -r, --rejects FILE     append rejected lines to FILE as KERNEL:ERROR events\n"
@@ -57,7 +57,9 @@ static const char run_usage[] =
 "on its stdin; when project.timeout (5s) has passed, a STATE:PROJECTION\n"
 "event says which answered with a STATE:SNAPSHOT and which are stale.\n"
 "Timers' last firings are kept in $STARRY_HOME/sched/timers.json; a firing\n"
-"missed while not running happens once at start. At the end of its input\n"
+"missed while not running happens once at start. The spawn requests of\n"
+"rules with a concurrency bound are kept in sched/started.json: at start,\n"
+"the agents they started that still run count again. At the end of input\n"
 "it fires what debounce holds and ends, unless timers are left to run.\n"
 "SIGTERM and SIGINT end it the same way; SIGHUP reloads the rules.\n";
 
@@ -220,12 +222,13 @@ run_stats(const struct run *r, const char *when)
 	    (unsigned long long)r->ingest.rejected);
 }
 
-/* ---- the state projection ---- */
+/* ---- the agent registry ---- */
 
 struct listing {
 	const char *home;
-	int (*ask)(void *, const char *);
-	void *ask_ctx;
+	bool running;		/* only those in the state running */
+	void (*fn)(void *ctx, const char *agent, const json_t *status);
+	void *ctx;
 };
 
 static int
@@ -235,23 +238,75 @@ list_one(void *ctx, const char *id)
 	json_t *status = agentdir_status(l->home, id, NULL);
 	const char *state = json_string_value(json_object_get(status, "state"));
 
-	if (state != NULL && strcmp(state, "running") == 0 &&
+	if ((l->running ? state != NULL && strcmp(state, "running") == 0 :
+	    agentdir_state_is_live(state)) &&
 	    agentdir_supervised(l->home, id, NULL))
-		l->ask(l->ask_ctx, id);
+		l->fn(l->ctx, id, status);
 	json_decref(status);
 	return 0;
+}
+
+/* Each agent alive under a live supervisor (those running, when
+ * running): fn(ctx, id, its status.json). */
+static void
+run_each_agent(const struct run *r, bool running,
+    void (*fn)(void *, const char *, const json_t *), void *ctx,
+    const char *what)
+{
+	struct listing l = {r->home, running, fn, ctx};
+	struct starry_err err;
+
+	if (agentdir_each(r->home, list_one, &l, &err) == -1)
+		diag_warn("%s: %s", what, err.msg);
+}
+
+struct caused {
+	sched_agent_fn *fn;
+	void *ctx;
+};
+
+static void
+agent_cause(void *ctx, const char *agent, const json_t *status)
+{
+	struct caused *c = ctx;
+	const char *cause = json_string_value(json_object_get(status, "cause"));
+
+	if (cause != NULL)
+		c->fn(c->ctx, agent, cause);
+}
+
+/* The engine's view of the registry: live agents and their causes. */
+static void
+run_registry(void *ctx, sched_agent_fn *fn, void *fnctx)
+{
+	struct caused c = {fn, fnctx};
+
+	run_each_agent(ctx, false, agent_cause, &c, "concurrency");
+}
+
+/* ---- the state projection ---- */
+
+struct asking {
+	int (*ask)(void *, const char *);
+	void *ctx;
+};
+
+static void
+ask_one(void *ctx, const char *agent, const json_t *status)
+{
+	struct asking *a = ctx;
+
+	(void)status;
+	a->ask(a->ctx, agent);
 }
 
 /* The agents to ask: those running under a live supervisor. */
 static int
 run_live_agents(void *ctx, int (*ask)(void *, const char *), void *ask_ctx)
 {
-	struct run *r = ctx;
-	struct listing l = {r->home, ask, ask_ctx};
-	struct starry_err err;
+	struct asking a = {ask, ask_ctx};
 
-	if (agentdir_each(r->home, list_one, &l, &err) == -1)
-		diag_warn("projection: %s", err.msg);
+	run_each_agent(ctx, true, ask_one, &a, "projection");
 	return 0;
 }
 
@@ -573,7 +628,7 @@ sched_run_main(int argc, char **argv)
 	struct starry_paths p;
 	struct starry_err err;
 	sigset_t sigs;
-	char *timers, *dir;
+	char *timers, *started, *dir;
 	int opt, ready_fd = -1, flags;
 	bool stats = false, now_set = false, project = true;
 
@@ -621,13 +676,17 @@ sched_run_main(int argc, char **argv)
 	r.rs = sched_load_or_die(r.rules_path);
 	cli_resolve_paths(&common, &p);
 	if (asprintf(&dir, "%s/sched", p.home) == -1 ||
-	    asprintf(&timers, "%s/timers.json", dir) == -1)
+	    asprintf(&timers, "%s/timers.json", dir) == -1 ||
+	    asprintf(&started, "%s/started.json", dir) == -1)
 		diag_die(EX_OSERR, "out of memory");
 	if (starry_mkdir_p(dir, 0700, &err) == -1)
 		diag_die_err(&err);
-	/* A replay by the events' clock keeps no timers' state: its times
-	 * are not now's. */
+	/* A replay by the events' clock keeps no state: its times are not
+	 * now's, its agents not those running. */
+	r.home = p.home;
 	so.timers_file = r.event_clock ? NULL : timers;
+	so.started_file = r.event_clock ? NULL : started;
+	so.registry = run_registry;
 	if ((r.spawn_sock = starry_path_join(p.runtime, "spawn.sock")) == NULL)
 		diag_die(EX_OSERR, "out of memory");
 	r.sigfd = cli_signalfd(&sigs, (const int[]){SIGTERM, SIGINT, SIGHUP,
@@ -647,7 +706,6 @@ sched_run_main(int argc, char **argv)
 	if (sched_open(&r.sched, &so, r.rs, run_now(&r), &err) == -1)
 		diag_die_err(&err);
 	/* By the wall clock only: a replay has no live agents to ask. */
-	r.home = p.home;
 	if (project && !r.event_clock) {
 		int64_t every, timeout;
 
@@ -737,6 +795,7 @@ sched_run_main(int argc, char **argv)
 	outbuf_free(&r.out);
 	starry_paths_free(&p);
 	free(timers);
+	free(started);
 	free(dir);
 	free(r.spawn_sock);
 	free((char *)r.rules_path);

@@ -339,8 +339,8 @@ spawn_status_main(int argc, char **argv)
 	static const char *const keys[] = {
 		"id", "template", "driver", "state", "reason", "pid", "supervisor",
 		"restarts", "lastExit", "tokens", "tokenLimit", "cpu", "rss",
-		"started", "since", "holddownUntil", "trace", "session", "args",
-		"env", NULL,
+		"started", "since", "holddownUntil", "trace", "cause", "session",
+		"args", "env", NULL,
 	};
 	struct ctl k = {0};
 	json_t *r = NULL, *v;

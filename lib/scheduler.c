@@ -2,6 +2,7 @@
  * (a pending debounced event, a timer's times, the agents it started),
  * found by the rule's index and carried over by name on reload. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -80,48 +81,65 @@ sched_timer_next(const struct rule *r, int64_t after)
 	return SCHED_NEVER;
 }
 
-/* The timers file: {"RULE": LAST_FIRED_MS, ...}. Unreadable or invalid
- * is the same as none: timers then start afresh (and say so). */
+/* A state file, which is one object. Unreadable or invalid is the same
+ * as none: what it kept starts afresh (and a warning says so). */
 static json_t *
-timers_load(const struct sched *s)
+state_load(const struct sched *s, const char *path, const char *what)
 {
 	json_t *t;
 	json_error_t je;
+	char msg[PATH_MAX + 160];
 
-	if (s->opt.timers_file == NULL)
+	if (path == NULL)
 		return json_object();
-	t = json_load_file(s->opt.timers_file, 0, &je);
+	t = json_load_file(path, 0, &je);
 	if (t == NULL || !json_is_object(t)) {
-		if (t != NULL || access(s->opt.timers_file, F_OK) == 0)
-			s->opt.warn(s->opt.ctx, NULL, "the timers file is not valid JSON: "
-			    "timers start afresh");
+		if (t != NULL || access(path, F_OK) == 0) {
+			snprintf(msg, sizeof msg, "%s is not valid JSON: %s "
+			    "start afresh", path, what);
+			s->opt.warn(s->opt.ctx, NULL, msg);
+		}
 		json_decref(t);
 		return json_object();
 	}
 	return t;
 }
 
+/* Write doc (stolen) to path at once, replacing it whole. */
+static void
+state_save(struct sched *s, const char *path, json_t *doc)
+{
+	struct starry_err err;
+	char *text;
+
+	text = doc ? json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (text == NULL ||
+	    atomic_replace_file(path, text, strlen(text), 0600, 0, &err) == -1)
+		s->opt.warn(s->opt.ctx, NULL, text == NULL ? "out of memory" : err.msg);
+	free(text);
+}
+
+/* The timers file: {"RULE": LAST_FIRED_MS, ...}. */
+static json_t *
+timers_load(const struct sched *s)
+{
+	return state_load(s, s->opt.timers_file, "timers");
+}
+
 static void
 timers_save(struct sched *s)
 {
 	json_t *t;
-	char *text;
-	struct starry_err err;
 
 	if (s->opt.timers_file == NULL)
 		return;
 	t = json_object();
-	for (size_t i = 0; i < s->nst; i++)
+	for (size_t i = 0; t != NULL && i < s->nst; i++)
 		if (s->st[i].last_fired > 0)
 			json_object_set_new(t, s->st[i].name,
 			    json_integer(s->st[i].last_fired));
-	text = json_dumps(t, JSON_SORT_KEYS | JSON_COMPACT);
-	json_decref(t);
-	if (text == NULL ||
-	    atomic_replace_file(s->opt.timers_file, text, strlen(text), 0600, 0,
-	    &err) == -1)
-		s->opt.warn(s->opt.ctx, NULL, text == NULL ? "out of memory" : err.msg);
-	free(text);
+	state_save(s, s->opt.timers_file, t);
 }
 
 /* ---- lifecycle ---- */
@@ -241,6 +259,83 @@ find_agent(struct rstate *r, const char *agent)
 	return NULL;
 }
 
+/* ---- the started file: {"RULE": ["REQUEST", ...], ...}, the spawn
+ * requests of counted rules whose agents may still run ---- */
+
+static void
+started_save(struct sched *s, int64_t now)
+{
+	json_t *t;
+
+	if (s->opt.started_file == NULL)
+		return;
+	t = json_object();
+	for (size_t i = 0; t != NULL && i < s->ncounted; i++) {
+		struct rstate *r = &s->st[s->counted[i]];
+		json_t *a = json_array();
+
+		live_count(r, now);
+		for (size_t k = 0; a != NULL && k < r->nagents; k++)
+			if (r->agents[k].live)
+				json_array_append_new(a, json_string(r->agents[k].request));
+		if (json_array_size(a) > 0)
+			json_object_set_new(t, r->name, a);
+		else
+			json_decref(a);
+	}
+	state_save(s, s->opt.started_file, t);
+}
+
+struct adopting {
+	struct sched *s;
+	json_t *rule_of;	/* {"REQUEST": "RULE"} */
+	int64_t now;
+};
+
+/* A live agent of the registry: counted again when one of the requests
+ * kept asked for it. */
+static void
+adopt(void *ctx, const char *agent, const char *cause)
+{
+	struct adopting *a = ctx;
+	const char *name = json_string_value(json_object_get(a->rule_of, cause));
+
+	for (size_t i = 0; name != NULL && i < a->s->ncounted; i++) {
+		struct rstate *r = &a->s->st[a->s->counted[i]];
+
+		if (strcmp(r->name, name) != 0)
+			continue;
+		if (remember_request(r, cause, agent, a->now) == 0)
+			r->agents[r->nagents - 1].confirmed = true;
+		break;
+	}
+}
+
+/* The agents that the rules started before this start and that still
+ * run count again; the file then keeps only theirs. */
+static void
+started_load(struct sched *s, int64_t now)
+{
+	struct adopting a = {s, json_object(), now};
+	json_t *kept, *reqs, *req;
+	const char *name;
+	size_t k;
+
+	if (s->opt.started_file == NULL)
+		return;
+	kept = state_load(s, s->opt.started_file, "concurrency counts");
+	json_object_foreach(kept, name, reqs)
+		json_array_foreach(reqs, k, req)
+			if (json_is_string(req))
+				json_object_set_new(a.rule_of, json_string_value(req),
+				    json_string(name));
+	if (s->opt.registry != NULL && json_object_size(a.rule_of) > 0)
+		s->opt.registry(s->opt.ctx, adopt, &a);
+	json_decref(a.rule_of);
+	json_decref(kept);
+	started_save(s, now);
+}
+
 void
 sched_agent_started(struct sched *s, const struct rule *r, const char *agent)
 {
@@ -307,6 +402,8 @@ fire(struct sched *s, const struct rule *r, struct expr_event *ev,
 		s->stats.over_concurrency++;
 		return 0;
 	}
+	if (r->action.verb == RULE_SPAWN && r->concurrency > 0)
+		started_save(s, now);
 	/* An emitted event may be what another rule waits for. */
 	text = r->action.verb == RULE_EMIT && s->hops < SCHED_MAX_HOPS &&
 	    s->derived < SCHED_MAX_DERIVED ? event_dump_line(out, &tlen) : NULL;
@@ -512,6 +609,14 @@ states_for(struct sched *s, const struct rule_set *rs, struct rstate *old,
 	uint32_t *counted = calloc(n + 1, sizeof(*counted));
 	size_t ncounted = 0;
 
+	/* Every allocation first: a failure leaves old as it was. */
+	for (size_t i = 0; st != NULL && i < n; i++)
+		if ((st[i].name = strdup(rules_get(rs, i)->name)) == NULL) {
+			for (size_t k = 0; k < i; k++)
+				free(st[k].name);
+			free(st);
+			st = NULL;
+		}
 	if (st == NULL || matches == NULL || counted == NULL) {
 		free(st);
 		free(matches);
@@ -524,18 +629,14 @@ states_for(struct sched *s, const struct rule_set *rs, struct rstate *old,
 
 		for (size_t k = 0; k < nold; k++)
 			if (old[k].name != NULL && strcmp(old[k].name, r->name) == 0) {
+				char *name = st[i].name;
+
 				st[i] = old[k];
+				st[i].name = name;
+				free(old[k].name);
 				old[k] = (struct rstate){0};
 				break;
 			}
-		if (st[i].name == NULL && (st[i].name = strdup(r->name)) == NULL) {
-			for (size_t k = 0; k <= i; k++)
-				rstate_free(&st[k]);
-			free(st);
-			free(matches);
-			free(counted);
-			return starry_err_set(err, EX_OSERR, "out of memory");
-		}
 		if (r->concurrency > 0)
 			counted[ncounted++] = (uint32_t)i;
 		if (remembered != NULL && json_is_integer(json_object_get(remembered,
@@ -596,6 +697,7 @@ sched_open(struct sched **out, const struct sched_options *opt,
 		sched_close(s);
 		return -1;
 	}
+	started_load(s, now);
 	*out = s;
 	return 0;
 }

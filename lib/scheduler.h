@@ -27,12 +27,23 @@ typedef int sched_emit_fn(void *ctx, const struct rule *r, json_t *ev);
 /* A rule could not act on an event (a ${path} it lacks): message. */
 typedef void sched_warn_fn(void *ctx, const struct rule *r, const char *msg);
 
+/* The agent registry, for the agents the rules started before a restart:
+ * fn(fnctx, agent, cause) for each live agent with the id of the event
+ * that asked for it. */
+typedef void sched_agent_fn(void *fnctx, const char *agent, const char *cause);
+typedef void sched_registry_fn(void *ctx, sched_agent_fn *fn, void *fnctx);
+
 struct sched_options {
 	sched_emit_fn *emit;
 	sched_warn_fn *warn;
 	void *ctx;
 	size_t max_line;	/* of the events it is given */
 	const char *timers_file;	/* NULL: timers are not remembered */
+	/* The spawn requests of rules with a concurrency bound, kept so
+	 * that a restart counts their agents again, those the registry
+	 * shows alive (NULL: counts start at zero). */
+	const char *started_file;
+	sched_registry_fn *registry;
 };
 
 struct sched_stats {
@@ -42,7 +53,9 @@ struct sched_stats {
 struct sched;
 
 /* Start with rs at time now (wall ms): timers remembered in timers_file
- * whose time passed while nothing ran fire once, now. */
+ * whose time passed while nothing ran fire once, now; the agents of the
+ * requests remembered in started_file that the registry shows alive
+ * count against their rules' concurrency. */
 int sched_open(struct sched **out, const struct sched_options *opt,
     const struct rule_set *rs, int64_t now, struct starry_err *err);
 void sched_close(struct sched *s);

@@ -349,6 +349,10 @@ sv_write_status(struct supervisor *sv)
 		json_object_set_new(doc, "args", args);
 		json_object_set_new(doc, "env", env);
 		json_object_set_new(doc, "session", json_string(sv->session));
+		/* The event that asked for the agent: whoever asked can
+		 * tell its agents from the registry. */
+		if (sv->cause[0] != '\0')
+			json_object_set_new(doc, "cause", json_string(sv->cause));
 		if (sv->o->template_source != NULL)
 			json_object_set_new(doc, "templateSource",
 			    json_string(sv->o->template_source));

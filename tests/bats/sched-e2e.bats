@@ -165,6 +165,66 @@ held_back() {
 	[ "$(starry-state query --type SPAWN:REQUEST | wc -l)" -eq 2 ]
 }
 
+# A scheduler of its own (SCHED is its pid), its stderr in $1.
+start_sched() {
+	mkfifo sched.ready
+	starry-sched run --events hub --ready-fd 3 3>sched.ready 2>"$1" > >(starry-bus pub) &
+	SCHED=$!
+	PIDS="$PIDS $SCHED"
+	ready_wait sched.ready
+}
+
+@test "sched e2e: after a restart, the agents a rule started that still run count again, by the registry" {
+	cat >"$STARRY_CONFIG/orchestration.yaml" <<-'EOF'
+	rules:
+	  - on: "job:new"
+	    concurrency: 1
+	    action: "spawn(worker, id=${name})"
+	  - on: "test:barrier"
+	    action: "emit(test:barrier_seen)"
+	EOF
+	mkfifo hub.ready store.ready daemon.ready
+	starry-bus serve --ready-fd 3 3>hub.ready 2>hub.log &
+	PIDS="$PIDS $!"
+	ready_wait hub.ready
+	{ starry-bus sub --ready-fd 3 3>store.ready | starry-state append; } 2>store.log &
+	PIDS="$PIDS $!"
+	ready_wait store.ready
+	starry-spawn serve --ready-fd 3 3>daemon.ready 2>serve.log </dev/null &
+	PIDS="$PIDS $!"
+	ready_wait daemon.ready
+	start_sched sched1.log
+	emit job:new --payload '{"name":"j1"}'
+	wait_for 20 is_state j1 running
+	# The registry names the request the agent came of.
+	request=$(starry-state query --type SPAWN:REQUEST | jq -r .id)
+	[ "$(starry-spawn status j1 --json | jq -r .cause)" = "$request" ]
+	kill -TERM "$SCHED"
+	wait "$SCHED" || true
+	start_sched sched2.log
+	emit job:new --payload '{"name":"j2"}'
+	emit test:barrier --trace barrier1 --priority 5
+	wait_for 20 stored barrier1 test:barrier_seen
+	kill -USR1 "$SCHED"
+	wait_for 10 grep -q " 1 held back by concurrency" sched2.log
+	! is_state j2 running
+	# The exit it hears of makes room, as before the restart.
+	starry-spawn stop j1
+	wait_for 20 stored "$(starry-spawn status j1 --json | jq -r .trace)" AGENT:EXITED
+	emit test:barrier --trace barrier2 --priority 5
+	wait_for 20 stored barrier2 test:barrier_seen
+	emit job:new --payload '{"name":"j3"}'
+	wait_for 20 is_state j3 running
+	# An agent that ended while nothing ran is not counted at start.
+	kill -TERM "$SCHED"
+	wait "$SCHED" || true
+	starry-spawn stop j3
+	start_sched sched3.log
+	emit job:new --payload '{"name":"j4"}'
+	wait_for 20 is_state j4 running
+	jq -e '[.[][]] | length == 1' "$STARRY_HOME/sched/started.json"
+}
+
 @test "sched e2e: the state projection asks live agents for snapshots; the silent one is stale on the dashboard" {
 	cat >answerer.sh <<-'EOF'
 	#!/bin/sh

@@ -302,6 +302,25 @@ sched_has_read() {
 	jq -e --argjson now "$(( $(date +%s) * 1000 ))" '.hourly > $now - 60000' "$STARRY_HOME/sched/timers.json"
 }
 
+@test "sched run: state files that are not valid, or of the wrong shape, start afresh with a warning" {
+	printf 'rules: [{name: w, on: "job:new", concurrency: 1, action: "spawn(worker)"}]\n' >o.yaml
+	mkdir -p "$STARRY_HOME/sched"
+	printf '{"w": [1, {"x": 2}, "not-a-request", ' >"$STARRY_HOME/sched/started.json"
+	printf '[1, 2' >"$STARRY_HOME/sched/timers.json"
+	starry-bus emit job:new | starry-sched run --rules o.yaml --no-project >out 2>err
+	grep -q "started.json is not valid JSON: concurrency counts start afresh" err
+	grep -q "timers.json is not valid JSON: timers start afresh" err
+	jq -e '.type == "SPAWN:REQUEST"' out
+	# Rewritten whole: the request just made, nothing else.
+	jq -e --arg id "$(jq -r .id out)" '. == {"w": [$id]}' "$STARRY_HOME/sched/started.json"
+	# Wrong-typed entries are skipped, and a request whose agent is not
+	# in the registry does not count.
+	echo '{"w": [1, null, {"x": 2}, "gone"], "other": "x", "": []}' >"$STARRY_HOME/sched/started.json"
+	starry-bus emit job:new | starry-sched run --rules o.yaml --no-project >out 2>err
+	jq -e '.type == "SPAWN:REQUEST"' out
+	jq -e --arg id "$(jq -r .id out)" '. == {"w": [$id]}' "$STARRY_HOME/sched/started.json"
+}
+
 @test "sched run: SIGTERM ends it cleanly, firing what debounce holds" {
 	printf 'rules: [{on: "fs:changed", debounce: 1h, action: "emit(built:x)"}]\n' >o.yaml
 	mkfifo ev
