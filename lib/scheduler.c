@@ -574,22 +574,27 @@ sched_tick(struct sched *s, int64_t now, struct starry_err *err)
 {
 	bool timers_fired = false;
 
-	for (size_t i = 0; i < s->nst; i++) {
-		struct rstate *st = &s->st[i];
-		const struct rule *r = rules_get(s->rs, i);
+	/* What is due at once acts as the rules one event fires do: by
+	 * priority, then in the order the rules were written. */
+	for (int prio = 0; prio <= EVENT_PRIORITY_MAX; prio++)
+		for (size_t i = 0; i < s->nst; i++) {
+			struct rstate *st = &s->st[i];
+			const struct rule *r = rules_get(s->rs, i);
 
-		if (st->pending != NULL && st->pending_due <= now &&
-		    fire_pending(s, i, now, err) == -1)
-			return -1;
-		if (st->due <= now) {
-			s->due_stale = true;
-			st->last_fired = now;
-			st->due = sched_timer_next(r, now);
-			timers_fired = true;
-			if (fire(s, r, NULL, NULL, now, err) == -1)
+			if (r->priority != prio)
+				continue;
+			if (st->pending != NULL && st->pending_due <= now &&
+			    fire_pending(s, i, now, err) == -1)
 				return -1;
+			if (st->due <= now) {
+				s->due_stale = true;
+				st->last_fired = now;
+				st->due = sched_timer_next(r, now);
+				timers_fired = true;
+				if (fire(s, r, NULL, NULL, now, err) == -1)
+					return -1;
+			}
 		}
-	}
 	if (timers_fired)
 		timers_save(s);
 	return 0;
