@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "paths.h"
@@ -664,8 +665,23 @@ load_includes(struct rule_set *rs, const struct config_scope *root,
 			rc = starry_err_set(err, EX_NOINPUT, "%s: cannot read the folder of "
 			    "include '%s'", config_name(root->doc), pats[i]);
 		}
-		for (size_t k = 0; grc == 0 && k < g.gl_pathc && rc == 0; k++)
+		for (size_t k = 0; grc == 0 && k < g.gl_pathc && rc == 0; k++) {
+			struct config_scope inc;
+			struct stat sb;
+
+			/* A folder or a FIFO a glob happens to match is not a
+			 * rules file (a FIFO would hold the load until written);
+			 * one named outright is an error. */
+			if (stat(g.gl_pathv[k], &sb) == 0 && !S_ISREG(sb.st_mode)) {
+				if (strpbrk(pats[i], "*?[") != NULL)
+					continue;
+				config_scope_member(root, "include", &inc);
+				rc = config_fail(&inc, NULL, err,
+				    "'%s': not a regular file", pats[i]);
+				break;
+			}
 			rc = load_file(rs, g.gl_pathv[k], depth + 1, err);
+		}
 		if (grc == 0)
 			globfree(&g);
 		free(pat);

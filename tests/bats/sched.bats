@@ -139,6 +139,20 @@ Y
 	assert_output --partial "ok: 2 rules (2 on events, 0 timers) from 2 files"
 }
 
+@test "sched check: a FIFO or a folder an include glob matches is passed over; one named outright is refused" {
+	mkdir -p rules/sub.yaml
+	mkfifo rules/pipe.yaml
+	printf 'rules: [{on: "a:x", action: "emit(a:y)"}]\n' >rules/one.yaml
+	printf 'include: [rules/*.yaml]\n' >o.yaml
+	run timeout 10 starry-sched check o.yaml
+	assert_success
+	assert_output --partial "ok: 1 rule (1 on events, 0 timers) from 2 files"
+	printf 'include: [rules/pipe.yaml]\n' >p.yaml
+	run timeout 10 starry-sched check p.yaml
+	[ "$status" -eq 78 ]
+	assert_output --partial "'rules/pipe.yaml': not a regular file"
+}
+
 @test "sched check: hostile files are refused with a reason, not a crash" {
 	head -c 100000 /dev/urandom >garbage.yaml
 	run starry-sched check garbage.yaml
