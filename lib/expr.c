@@ -1298,6 +1298,44 @@ equal_seq(struct eval *x, const struct val *a, const struct val *b, int depth)
 	}
 }
 
+/* Key k as a C string (in slot 2), or NULL when it does not fit. */
+static const char *
+key_text(struct eval *x, const struct jvalue *k)
+{
+	struct val kv;
+	const char *key;
+	size_t keylen;
+
+	from_json(k, &kv);
+	if (!bytes_of(x, &kv, 2, &key, &keylen))
+		return NULL;
+	if (!k->escaped) {
+		if (keylen >= x->s->cap)
+			return NULL;
+		memcpy(x->s->slot[2], key, keylen);
+		x->s->slot[2][keylen] = '\0';
+	}
+	return x->s->slot[2];
+}
+
+/* Whether v, a member of obj under key k, is the one that counts (1)
+ * or not (0): of a repeated key, the last counts. -1: the work budget is
+ * spent, or the key does not fit. Sets *key to its text. */
+static int
+member_counts(struct eval *x, const struct jvalue *obj, size_t members,
+    const struct jvalue *k, const struct jvalue *v, const char **key)
+{
+	struct jvalue last;
+
+	/* Each lookup walks the object: that is the work to count. */
+	x->work += members;
+	if (x->work > EXPR_WORK_MAX || (*key = key_text(x, k)) == NULL)
+		return -1;
+	return jvalue_member(obj, *key, &last) && last.p == v->p;
+}
+
+/* Objects are equal when they have the same keys with equal values; of
+ * a repeated key, the last counts (as for a path). */
 static bool
 equal_object(struct eval *x, const struct val *a, const struct val *b,
     int depth)
@@ -1306,32 +1344,33 @@ equal_object(struct eval *x, const struct val *a, const struct val *b,
 	struct jvalue jb = {.kind = JSCAN_OBJECT, .p = b->p, .len = b->len};
 	struct jvalue_iter it;
 	struct jvalue k, va, vb;
-	size_t na = 0, nb = 0;
-	struct val ka, xa, xb;
+	size_t ma = 0, mb = 0, na = 0, nb = 0;
+	struct val xa, xb;
+	const char *key;
+	int c;
 
+	jvalue_iter_start(&ja, &it);
+	while (jvalue_iter_next(&it, NULL, &va))
+		ma++;
 	jvalue_iter_start(&jb, &it);
 	while (jvalue_iter_next(&it, NULL, &vb))
-		nb++;
+		mb++;
+	/* The keys of b that count. */
+	jvalue_iter_start(&jb, &it);
+	while (jvalue_iter_next(&it, &k, &vb)) {
+		if ((c = member_counts(x, &jb, mb, &k, &vb, &key)) == -1)
+			return false;
+		nb += (size_t)c;
+	}
 	jvalue_iter_start(&ja, &it);
 	while (jvalue_iter_next(&it, &k, &va)) {
-		const char *key;
-		size_t keylen;
-
+		if ((c = member_counts(x, &ja, ma, &k, &va, &key)) == -1)
+			return false;
+		if (c == 0)
+			continue;
 		na++;
-		/* Each lookup walks b: that is the work to count. */
-		x->work += nb;
-		if (x->work > EXPR_WORK_MAX)
-			return false;
-		from_json(&k, &ka);
-		if (!bytes_of(x, &ka, 2, &key, &keylen))
-			return false;
-		if (!k.escaped) {
-			if (keylen >= x->s->cap)
-				return false;
-			memcpy(x->s->slot[2], key, keylen);
-			x->s->slot[2][keylen] = '\0';
-		}
-		if (!jvalue_member(&jb, x->s->slot[2], &vb))
+		x->work += mb;
+		if (x->work > EXPR_WORK_MAX || !jvalue_member(&jb, key, &vb))
 			return false;
 		from_json(&va, &xa);
 		from_json(&vb, &xb);
