@@ -13,13 +13,7 @@
 #include "swar.h"
 #include "uuid.h"
 
-/* The members the envelope knows, in the order they are checked. */
-enum field {
-	F_ID, F_TIMESTAMP, F_TRACE, F_SOURCE, F_SESSION, F_PRIORITY, F_TYPE,
-	F_PAYLOAD, F_PARENT, F_SPECVERSION, F_COUNT
-};
-
-static const char *const field_name[F_COUNT] = {
+static const char *const field_name[EVENT_F_COUNT] = {
 	"id", "timestamp", "traceId", "source", "sessionId", "priority",
 	"type", "payload", "parentId", "specversion",
 };
@@ -27,24 +21,24 @@ static const char *const field_name[F_COUNT] = {
 #define SHOW_MAX 40	/* bytes of a bad value quoted in a diagnostic */
 
 struct members {
-	struct jscan_value v[F_COUNT];
-	unsigned seen;		/* one bit per enum field */
+	struct jscan_value v[EVENT_F_COUNT];
+	unsigned seen;		/* one bit per enum event_field */
 	int duplicate;		/* the first field seen twice, or -1 */
 	unsigned others;	/* members that are no routing field */
 };
 
-static int
-field_of(const char *k, size_t len)
+int
+event_field_of(const char *k, size_t len)
 {
 #define IS(f) (memcmp(k, field_name[f], len) == 0 ? (int)(f) : -1)
 	switch (len) {
-	case 2: return IS(F_ID);
-	case 4: return IS(F_TYPE);
-	case 6: return IS(F_SOURCE);
-	case 7: return k[0] == 't' ? IS(F_TRACE) : IS(F_PAYLOAD);
-	case 8: return k[1] == 'r' ? IS(F_PRIORITY) : IS(F_PARENT);
-	case 9: return k[0] == 't' ? IS(F_TIMESTAMP) : IS(F_SESSION);
-	case 11: return IS(F_SPECVERSION);
+	case 2: return IS(EVENT_F_ID);
+	case 4: return IS(EVENT_F_TYPE);
+	case 6: return IS(EVENT_F_SOURCE);
+	case 7: return k[0] == 't' ? IS(EVENT_F_TRACE) : IS(EVENT_F_PAYLOAD);
+	case 8: return k[1] == 'r' ? IS(EVENT_F_PRIORITY) : IS(EVENT_F_PARENT);
+	case 9: return k[0] == 't' ? IS(EVENT_F_TIMESTAMP) : IS(EVENT_F_SESSION);
+	case 11: return IS(EVENT_F_SPECVERSION);
 	}
 	return -1;
 #undef IS
@@ -59,9 +53,9 @@ field_of_key(const struct jscan_value *key)
 	long n;
 
 	if (!key->escaped)
-		return field_of(key->p, key->len);
+		return event_field_of(key->p, key->len);
 	n = jscan_unescape(key->p, key->len, buf, sizeof buf);
-	return n < 0 ? -1 : field_of(buf, n);
+	return n < 0 ? -1 : event_field_of(buf, n);
 }
 
 static int
@@ -72,7 +66,7 @@ on_member(void *ctx, const struct jscan_value *key,
 	int f = field_of_key(key);
 
 	(void)why;
-	if (f < 0 || f == F_SPECVERSION)
+	if (f < 0 || f == EVENT_F_SPECVERSION)
 		m->others++;
 	if (f < 0)
 		return 0;
@@ -166,9 +160,9 @@ check_id(const struct jscan_value *v, unsigned flags, struct starry_err *err)
 	long n = v->len;
 
 	if (flags & EVENT_LENIENT)
-		return check_string(v, F_ID, EVENT_MAX_FIELD, err);
+		return check_string(v, EVENT_F_ID, EVENT_MAX_FIELD, err);
 	if (v->kind != JSCAN_STRING)
-		return bad_field(err, F_ID, "expected a string");
+		return bad_field(err, EVENT_F_ID, "expected a string");
 	if (v->escaped) {
 		n = jscan_unescape(v->p, v->len, buf, sizeof buf);
 		s = buf;
@@ -200,7 +194,7 @@ check_timestamp(const struct jscan_value *v, int64_t *out,
 	*out = t;
 	return 0;
 bad:
-	return bad_field(err, F_TIMESTAMP, "expected an integer > 0");
+	return bad_field(err, EVENT_F_TIMESTAMP, "expected an integer > 0");
 }
 
 static int
@@ -246,7 +240,7 @@ check_type_text(const char *t, size_t len, const char *shown, size_t shown_len,
 	size_t i = 0;
 
 	if (len > EVENT_MAX_FIELD)
-		return too_long(err, F_TYPE);
+		return too_long(err, EVENT_F_TYPE);
 	/* No control character, space or DEL: a word at a time, the last
 	 * word overlapping the one before. */
 	if (len >= 8) {
@@ -270,12 +264,12 @@ check_type(const struct jscan_value *v, struct starry_err *err)
 	long n;
 
 	if (v->kind != JSCAN_STRING)
-		return bad_field(err, F_TYPE, "expected a string");
+		return bad_field(err, EVENT_F_TYPE, "expected a string");
 	if (!v->escaped)
 		return check_type_text(v->p, v->len, v->p, v->len, err);
 	n = jscan_unescape(v->p, v->len, buf, sizeof buf);
 	if (n < 0)
-		return too_long(err, F_TYPE);
+		return too_long(err, EVENT_F_TYPE);
 	return check_type_text(buf, n, v->p, v->len, err);
 }
 
@@ -286,33 +280,33 @@ check_envelope(const struct members *m, unsigned flags,
 	const struct jscan_value *v = m->v;
 	int f;
 
-	for (f = F_ID; f <= F_PAYLOAD; f++)
+	for (f = EVENT_F_ID; f <= EVENT_F_PAYLOAD; f++)
 		if (!(m->seen & 1u << f))
 			return starry_err_set(err, EX_DATAERR,
 			    "missing field \"%s\"", field_name[f]);
-	if (check_id(&v[F_ID], flags, err) < 0 ||
-	    check_timestamp(&v[F_TIMESTAMP], &view->timestamp, err) < 0 ||
-	    check_string(&v[F_TRACE], F_TRACE, EVENT_MAX_FIELD, err) < 0 ||
-	    check_string(&v[F_SOURCE], F_SOURCE, 0, err) < 0 ||
-	    check_string(&v[F_SESSION], F_SESSION, 0, err) < 0 ||
-	    check_priority(&v[F_PRIORITY], &view->priority, err) < 0 ||
-	    check_type(&v[F_TYPE], err) < 0)
+	if (check_id(&v[EVENT_F_ID], flags, err) < 0 ||
+	    check_timestamp(&v[EVENT_F_TIMESTAMP], &view->timestamp, err) < 0 ||
+	    check_string(&v[EVENT_F_TRACE], EVENT_F_TRACE, EVENT_MAX_FIELD, err) < 0 ||
+	    check_string(&v[EVENT_F_SOURCE], EVENT_F_SOURCE, 0, err) < 0 ||
+	    check_string(&v[EVENT_F_SESSION], EVENT_F_SESSION, 0, err) < 0 ||
+	    check_priority(&v[EVENT_F_PRIORITY], &view->priority, err) < 0 ||
+	    check_type(&v[EVENT_F_TYPE], err) < 0)
 		return -1;
-	if (m->seen & 1u << F_PARENT) {
-		if (check_string(&v[F_PARENT], F_PARENT, EVENT_MAX_FIELD, err) < 0)
+	if (m->seen & 1u << EVENT_F_PARENT) {
+		if (check_string(&v[EVENT_F_PARENT], EVENT_F_PARENT, EVENT_MAX_FIELD, err) < 0)
 			return -1;
-		set_str(&view->parent_id, &v[F_PARENT]);
+		set_str(&view->parent_id, &v[EVENT_F_PARENT]);
 		view->has_parent = true;
 	}
-	set_str(&view->id, &v[F_ID]);
-	set_str(&view->trace_id, &v[F_TRACE]);
-	set_str(&view->source, &v[F_SOURCE]);
-	set_str(&view->session_id, &v[F_SESSION]);
-	set_str(&view->type, &v[F_TYPE]);
+	set_str(&view->id, &v[EVENT_F_ID]);
+	set_str(&view->trace_id, &v[EVENT_F_TRACE]);
+	set_str(&view->source, &v[EVENT_F_SOURCE]);
+	set_str(&view->session_id, &v[EVENT_F_SESSION]);
+	set_str(&view->type, &v[EVENT_F_TYPE]);
 	view->has_others = m->others > 0;
 	/* The payload's raw text, quotes included when it is a string. */
-	view->payload = v[F_PAYLOAD].p - (v[F_PAYLOAD].kind == JSCAN_STRING);
-	view->payload_len = v[F_PAYLOAD].len + 2 * (v[F_PAYLOAD].kind == JSCAN_STRING);
+	view->payload = v[EVENT_F_PAYLOAD].p - (v[EVENT_F_PAYLOAD].kind == JSCAN_STRING);
+	view->payload_len = v[EVENT_F_PAYLOAD].len + 2 * (v[EVENT_F_PAYLOAD].kind == JSCAN_STRING);
 	return 0;
 }
 
@@ -322,7 +316,7 @@ static int
 check_cloudevent(const struct members *m, struct event_view *view,
     struct starry_err *err)
 {
-	static const enum field required[] = { F_SPECVERSION, F_ID, F_SOURCE, F_TYPE };
+	static const enum event_field required[] = { EVENT_F_SPECVERSION, EVENT_F_ID, EVENT_F_SOURCE, EVENT_F_TYPE };
 	size_t i;
 	int f;
 
@@ -337,9 +331,9 @@ check_cloudevent(const struct members *m, struct event_view *view,
 	view->cloudevent = true;
 	view->has_others = true;
 	view->priority = EVENT_PRIORITY_DEFAULT;
-	set_str(&view->id, &m->v[F_ID]);
-	set_str(&view->source, &m->v[F_SOURCE]);
-	set_str(&view->type, &m->v[F_TYPE]);
+	set_str(&view->id, &m->v[EVENT_F_ID]);
+	set_str(&view->source, &m->v[EVENT_F_SOURCE]);
+	set_str(&view->type, &m->v[EVENT_F_TYPE]);
 	return 0;
 }
 
@@ -382,7 +376,7 @@ event_scan_line(const char *line, size_t len, unsigned flags,
 	if (m.duplicate >= 0)
 		return starry_err_set(err, EX_DATAERR, "duplicate field \"%s\"",
 		    field_name[m.duplicate]);
-	if (m.seen & 1u << F_SPECVERSION)
+	if (m.seen & 1u << EVENT_F_SPECVERSION)
 		return check_cloudevent(&m, view, err);
 	return check_envelope(&m, flags, view, err);
 }
@@ -440,10 +434,10 @@ check_text(const char *s, int f, size_t max, struct starry_err *err)
 static int
 check_origin(const struct event_origin *o, struct starry_err *err)
 {
-	if ((o->source && check_text(o->source, F_SOURCE, 0, err) < 0) ||
-	    (o->session_id && check_text(o->session_id, F_SESSION, 0, err) < 0) ||
-	    (o->trace_id && check_text(o->trace_id, F_TRACE, EVENT_MAX_FIELD, err) < 0) ||
-	    (o->parent_id && check_text(o->parent_id, F_PARENT, EVENT_MAX_FIELD, err) < 0))
+	if ((o->source && check_text(o->source, EVENT_F_SOURCE, 0, err) < 0) ||
+	    (o->session_id && check_text(o->session_id, EVENT_F_SESSION, 0, err) < 0) ||
+	    (o->trace_id && check_text(o->trace_id, EVENT_F_TRACE, EVENT_MAX_FIELD, err) < 0) ||
+	    (o->parent_id && check_text(o->parent_id, EVENT_F_PARENT, EVENT_MAX_FIELD, err) < 0))
 		return -1;
 	if (o->priority < -1 || o->priority > EVENT_PRIORITY_MAX)
 		return starry_err_set(err, EX_DATAERR, "field \"priority\": "
@@ -455,7 +449,7 @@ check_origin(const struct event_origin *o, struct starry_err *err)
 static int
 check_new_type(const char *type, struct starry_err *err)
 {
-	if (check_text(type, F_TYPE, EVENT_MAX_FIELD, err) < 0)
+	if (check_text(type, EVENT_F_TYPE, EVENT_MAX_FIELD, err) < 0)
 		return -1;
 	return check_type_text(type, strlen(type), type, strlen(type), err);
 }
@@ -568,11 +562,11 @@ event_origin_from_cause(struct event_origin *origin,
     struct starry_err *err)
 {
 	if (copy_from_cause(&origin->trace_id, &cause->trace_id, buf->trace_id,
-		sizeof buf->trace_id, F_TRACE, err) < 0 ||
+		sizeof buf->trace_id, EVENT_F_TRACE, err) < 0 ||
 	    copy_from_cause(&origin->session_id, &cause->session_id,
-		buf->session_id, sizeof buf->session_id, F_SESSION, err) < 0 ||
+		buf->session_id, sizeof buf->session_id, EVENT_F_SESSION, err) < 0 ||
 	    copy_from_cause(&origin->parent_id, &cause->id, buf->id,
-		sizeof buf->id, F_ID, err) < 0)
+		sizeof buf->id, EVENT_F_ID, err) < 0)
 		return -1;
 	return 0;
 }

@@ -21,6 +21,16 @@
 #define EVENT_PRIORITY_DEFAULT 3
 #define EVENT_UUID_LEN     36
 
+/* The members of the envelope, in the order they are checked. */
+enum event_field {
+	EVENT_F_ID, EVENT_F_TIMESTAMP, EVENT_F_TRACE, EVENT_F_SOURCE,
+	EVENT_F_SESSION, EVENT_F_PRIORITY, EVENT_F_TYPE, EVENT_F_PAYLOAD,
+	EVENT_F_PARENT, EVENT_F_SPECVERSION, EVENT_F_COUNT
+};
+
+/* The member the key (len bytes, unescaped) names, or -1. */
+int event_field_of(const char *key, size_t len);
+
 /* A raw JSON string body inside the line (between the quotes). */
 struct event_str {
 	const char *p;

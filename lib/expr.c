@@ -42,34 +42,12 @@ struct val {
 	uint32_t node;		/* V_LIST: its OP_LIST node */
 };
 
-/* The envelope's routing fields, which the event's scan holds. */
-enum field {
-	F_NONE, F_ID, F_TYPE, F_TRACE, F_TIMESTAMP, F_SOURCE, F_SESSION,
-	F_PRIORITY, F_PAYLOAD, F_PARENT,
-};
-
 struct step {
 	char *key;		/* NULL: an index */
 	size_t keylen;
 	size_t index;
-	enum field field;	/* the routing field key names, if any */
+	int field;		/* the envelope member key names, or -1 */
 };
-
-static enum field
-field_of(const char *key)
-{
-	static const struct { const char *name; enum field f; } fields[] = {
-		{"id", F_ID}, {"type", F_TYPE}, {"traceId", F_TRACE},
-		{"timestamp", F_TIMESTAMP}, {"source", F_SOURCE},
-		{"sessionId", F_SESSION}, {"priority", F_PRIORITY},
-		{"payload", F_PAYLOAD}, {"parentId", F_PARENT},
-	};
-
-	for (size_t i = 0; key != NULL && i < sizeof(fields) / sizeof(fields[0]); i++)
-		if (strcmp(key, fields[i].name) == 0)
-			return fields[i].f;
-	return F_NONE;
-}
 
 struct expr {
 	char *text;
@@ -313,7 +291,7 @@ add_step(struct parser *ps, char *key, size_t index)
 		return fail_oom(ps);
 	}
 	e->steps[e->nsteps++] = (struct step){key, key ? strlen(key) : 0, index,
-	    field_of(key)};
+	    key ? event_field_of(key, strlen(key)) : -1};
 	return 0;
 }
 
@@ -1077,23 +1055,22 @@ from_number(char *buf, int64_t v, struct jvalue *out)
 /* A routing field of the envelope, from the scan: 1 found, 0 not there,
  * -1 not a routing field (look in the line). */
 static int
-routing_field(struct expr_event *ev, enum field f, struct jvalue *out)
+routing_field(struct expr_event *ev, int f, struct jvalue *out)
 {
 	const struct event_view *v = ev->view;
 
 	switch (f) {
-	case F_ID: return from_field(&v->id, out);
-	case F_TYPE: return from_field(&v->type, out);
-	case F_TRACE: return from_field(&v->trace_id, out);
-	case F_SOURCE: return from_field(&v->source, out);
-	case F_SESSION: return from_field(&v->session_id, out);
-	case F_TIMESTAMP: return from_number(ev->number[0], v->timestamp, out);
-	case F_PRIORITY: return from_number(ev->number[1], v->priority, out);
-	case F_PAYLOAD:
+	case EVENT_F_ID: return from_field(&v->id, out);
+	case EVENT_F_TYPE: return from_field(&v->type, out);
+	case EVENT_F_TRACE: return from_field(&v->trace_id, out);
+	case EVENT_F_SOURCE: return from_field(&v->source, out);
+	case EVENT_F_SESSION: return from_field(&v->session_id, out);
+	case EVENT_F_TIMESTAMP: return from_number(ev->number[0], v->timestamp, out);
+	case EVENT_F_PRIORITY: return from_number(ev->number[1], v->priority, out);
+	case EVENT_F_PAYLOAD:
 		known_value(v->payload, v->payload_len, out);
 		return 1;
-	case F_PARENT: return v->has_parent ? from_field(&v->parent_id, out) : 0;
-	case F_NONE: break;
+	case EVENT_F_PARENT: return v->has_parent ? from_field(&v->parent_id, out) : 0;
 	}
 	return -1;
 }
