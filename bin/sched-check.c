@@ -36,7 +36,7 @@ sched_check_main(int argc, char **argv)
 {
 	struct cli_common common = {0};
 	struct rule_set *rs;
-	size_t timers = 0;
+	size_t timers;
 	char *path;
 	int opt;
 
@@ -46,8 +46,7 @@ sched_check_main(int argc, char **argv)
 		diag_die_usage("check takes one FILE");
 	path = sched_rules_path(&common, optind < argc ? argv[optind] : NULL);
 	rs = sched_load_or_die(path);
-	for (size_t i = 0; i < rules_count(rs); i++)
-		timers += rules_get(rs, i)->on == NULL;
+	timers = rules_timer_count(rs);
 	printf("%s: ok: %zu rule%s (%zu on events, %zu timer%s) from %zu file%s\n",
 	    path, rules_count(rs), rules_count(rs) == 1 ? "" : "s",
 	    rules_count(rs) - timers, timers, timers == 1 ? "" : "s",

@@ -573,15 +573,6 @@ run_signal(struct run *r)
 	return 1;
 }
 
-static bool
-has_timers(const struct rule_set *rs)
-{
-	for (size_t i = 0; i < rules_count(rs); i++)
-		if (rules_get(rs, i)->on == NULL)
-			return true;
-	return false;
-}
-
 static int
 open_input(struct run *r, const struct starry_paths *p, const char *path)
 {
@@ -728,7 +719,7 @@ sched_run_main(int argc, char **argv)
 			due = projection_next_due(r.proj);
 
 		run_flush(&r);
-		if (r.in_done && (r.event_clock || !has_timers(r.rs))) {
+		if (r.in_done && (r.event_clock || rules_timer_count(r.rs) == 0)) {
 			/* The end, once what debounce holds has fired. */
 			if (sched_next_pending(r.sched) == SCHED_NEVER)
 				break;

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "expr.h"
+#include "grow.h"
 #include "jvalue.h"
 
 enum op {
@@ -227,21 +228,7 @@ expected(struct parser *ps, const char *what)
 	return fail_at(ps, ps->tok_pos, "expected %s, found %s", what, found);
 }
 
-/* Append to one of the expression's arrays, doubling as needed. */
-static int
-grow(void **arr, size_t n, size_t size)
-{
-	void *p;
-
-	if (n == 0 || (n & (n - 1)) != 0)
-		return 0;	/* room left: capacities are powers of two */
-	p = realloc(*arr, 2 * n * size);
-	if (p == NULL)
-		return -1;
-	*arr = p;
-	return 0;
-}
-
+/* Append to one of the expression's arrays (see grow.h). */
 static int
 add_node(struct parser *ps, enum op op, uint32_t a, uint32_t b, uint32_t *out)
 {
@@ -251,11 +238,7 @@ add_node(struct parser *ps, enum op op, uint32_t a, uint32_t b, uint32_t *out)
 		return fail_at(ps, ps->tok_pos,
 		    "the expression is too long (more than %d operands and operators)",
 		    EXPR_MAX_NODES);
-	if (e->nodes == NULL)
-		e->nodes = malloc(sizeof(*e->nodes));
-	else if (grow((void **)&e->nodes, e->nnodes, sizeof(*e->nodes)) == -1)
-		return fail_oom(ps);
-	if (e->nodes == NULL)
+	if (grow_for_one(&e->nodes, e->nnodes, sizeof(*e->nodes)) == -1)
 		return fail_oom(ps);
 	e->nodes[e->nnodes] = (struct node){op, a, b};
 	*out = (uint32_t)e->nnodes++;
@@ -267,11 +250,7 @@ add_literal(struct parser *ps, const struct val *v, uint32_t *out)
 {
 	struct expr *e = ps->e;
 
-	if (e->lits == NULL)
-		e->lits = malloc(sizeof(*e->lits));
-	else if (grow((void **)&e->lits, e->nlits, sizeof(*e->lits)) == -1)
-		return fail_oom(ps);
-	if (e->lits == NULL)
+	if (grow_for_one(&e->lits, e->nlits, sizeof(*e->lits)) == -1)
 		return fail_oom(ps);
 	e->lits[e->nlits] = *v;
 	if (add_node(ps, OP_LIT, (uint32_t)e->nlits, 0, out) == -1)
@@ -285,8 +264,7 @@ add_step(struct parser *ps, char *key, size_t index)
 {
 	struct expr *e = ps->e;
 
-	if (e->steps == NULL ? (e->steps = malloc(sizeof(*e->steps))) == NULL :
-	    grow((void **)&e->steps, e->nsteps, sizeof(*e->steps)) == -1) {
+	if (grow_for_one(&e->steps, e->nsteps, sizeof(*e->steps)) == -1) {
 		free(key);	/* the steps so far stay, for expr_free */
 		return fail_oom(ps);
 	}
@@ -300,11 +278,7 @@ add_kid(struct parser *ps, uint32_t kid)
 {
 	struct expr *e = ps->e;
 
-	if (e->kids == NULL)
-		e->kids = malloc(sizeof(*e->kids));
-	else if (grow((void **)&e->kids, e->nkids, sizeof(*e->kids)) == -1)
-		return fail_oom(ps);
-	if (e->kids == NULL)
+	if (grow_for_one(&e->kids, e->nkids, sizeof(*e->kids)) == -1)
 		return fail_oom(ps);
 	e->kids[e->nkids++] = kid;
 	return 0;
@@ -589,8 +563,7 @@ compile_regex(struct parser *ps, const struct val *pattern, size_t pos,
 		regerror(rc, &re, msg, sizeof(msg));
 		return fail_at(ps, pos, "matches: invalid pattern: %s", msg);
 	}
-	if (e->res == NULL ? (e->res = malloc(sizeof(*e->res))) == NULL :
-	    grow((void **)&e->res, e->nres, sizeof(*e->res)) == -1) {
+	if (grow_for_one(&e->res, e->nres, sizeof(*e->res)) == -1) {
 		regfree(&re);
 		return fail_oom(ps);
 	}
@@ -663,7 +636,7 @@ parse_call(struct parser *ps, size_t name_pos, size_t name_len, uint32_t *out)
 static int
 parse_list(struct parser *ps, uint32_t *out)
 {
-	uint32_t *items = NULL, *more;
+	uint32_t *items = NULL;
 	size_t n = 0, first;
 	int rc = -1;
 
@@ -671,13 +644,9 @@ parse_list(struct parser *ps, uint32_t *out)
 		return -1;
 	next(ps);		/* past '[' */
 	while (ps->tok != T_RBRACK) {
-		if ((n & (n - 1)) == 0) {
-			more = realloc(items, (n ? 2 * n : 1) * sizeof(*items));
-			if (more == NULL) {
-				fail_oom(ps);
-				goto out;
-			}
-			items = more;
+		if (grow_for_one(&items, n, sizeof(*items)) == -1) {
+			fail_oom(ps);
+			goto out;
 		}
 		if (parse_primary(ps, &items[n]) == -1)
 			goto out;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "grow.h"
 #include "paths.h"
 #include "rules.h"
 #include "template.h"
@@ -195,17 +196,6 @@ env_key_valid(const char *k, size_t len)
 	return true;
 }
 
-static int
-grow_array(void **arr, size_t n, size_t size)
-{
-	void *p = realloc(*arr, (n + 1) * size);
-
-	if (p == NULL)
-		return -1;
-	*arr = p;
-	return 0;
-}
-
 /* spawn's key=value arguments. */
 static int
 spawn_param(struct rule_action *a, const char *s, size_t len, char *why,
@@ -247,12 +237,12 @@ spawn_param(struct rule_action *a, const char *s, size_t len, char *why,
 		}
 		a->id = v;
 	} else if (klen == 3 && strncmp(s, "arg", 3) == 0) {
-		if (grow_array((void **)&a->args, a->nargs, sizeof(*a->args)) == -1)
+		if (grow_for_one(&a->args, a->nargs, sizeof(*a->args)) == -1)
 			goto oom;
 		a->args[a->nargs++] = v;
 	} else {
-		if (grow_array((void **)&a->env, a->nenv, sizeof(*a->env)) == -1 ||
-		    grow_array((void **)&a->env_keys, a->nenv, sizeof(*a->env_keys)) == -1 ||
+		if (grow_for_one(&a->env, a->nenv, sizeof(*a->env)) == -1 ||
+		    grow_for_one(&a->env_keys, a->nenv, sizeof(*a->env_keys)) == -1 ||
 		    (a->env_keys[a->nenv] = strndup(s, klen)) == NULL)
 			goto oom;
 		a->env[a->nenv++] = v;
@@ -922,6 +912,16 @@ size_t
 rules_count(const struct rule_set *rs)
 {
 	return rs->n;
+}
+
+size_t
+rules_timer_count(const struct rule_set *rs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->n; i++)
+		n += rs->rules[i].on == NULL;
+	return n;
 }
 
 const struct rule *

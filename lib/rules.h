@@ -77,6 +77,8 @@ int rules_load(const char *path, struct rule_set **out, struct starry_err *err);
 void rules_free(struct rule_set *rs);
 
 size_t rules_count(const struct rule_set *rs);
+/* How many of them are timers (every or cron, no on). */
+size_t rules_timer_count(const struct rule_set *rs);
 const struct rule *rules_get(const struct rule_set *rs, size_t i);
 /* How many files it was read from. */
 size_t rules_file_count(const struct rule_set *rs);
