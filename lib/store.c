@@ -112,6 +112,9 @@ enum stmt {
 	S_SNAPSHOT_INSERT,
 	S_SNAPSHOT_TRIM,
 	S_TMUX_PANE,
+	S_TMUX_PANE_SESSION,
+	S_TMUX_SESSION,
+	S_TMUX_BINDING,
 	S_COUNT
 };
 
@@ -162,6 +165,33 @@ static const char *const stmt_sql[S_COUNT] = {
 	" title = ?11, since = ?12, confidence = ?13, reason = ?14,"
 	" updated = ?15, tombstoned = CASE WHEN ?16 THEN ?15 END"
 	" WHERE excluded.updated >= tmux_panes.updated",
+	[S_TMUX_PANE_SESSION] =
+	"SELECT session FROM tmux_panes"
+	" WHERE server = ?1 AND pane_id = ?2 AND generation = ?3",
+	/* A tmux session's summary, from its panes that show an agent and
+	 * are not tombstoned: how many, how many want the user, and the
+	 * most pressing state among them. */
+	[S_TMUX_SESSION] =
+	"INSERT INTO tmux_sessions (server, session, state, panes, attention,"
+	" updated)"
+	" SELECT ?1, ?2, CASE MIN(CASE state WHEN 'waiting_approval' THEN 0"
+	"  WHEN 'error' THEN 1 WHEN 'waiting_input' THEN 2"
+	"  WHEN 'running' THEN 3 WHEN 'idle' THEN 4 ELSE 5 END)"
+	"  WHEN 0 THEN 'waiting_approval' WHEN 1 THEN 'error'"
+	"  WHEN 2 THEN 'waiting_input' WHEN 3 THEN 'running' WHEN 4 THEN 'idle'"
+	"  WHEN 5 THEN 'unknown' END,"
+	" COUNT(*), COUNT(CASE WHEN attention != 'none' THEN 1 END), ?3"
+	" FROM tmux_panes WHERE server = ?1 AND session = ?2"
+	" AND tombstoned IS NULL AND agent IS NOT NULL"
+	" ON CONFLICT (server, session) DO UPDATE SET state = excluded.state,"
+	" panes = excluded.panes, attention = excluded.attention,"
+	" updated = excluded.updated",
+	/* An agent session seen in a pane (the first time it was). */
+	[S_TMUX_BINDING] =
+	"INSERT INTO tmux_bindings (server, pane_id, generation, agent_session,"
+	" agent, bound) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	" ON CONFLICT (server, pane_id, generation, agent_session) DO UPDATE"
+	" SET agent = COALESCE(?5, agent)",
 };
 
 struct store {
@@ -492,9 +522,41 @@ snapshot_insert(struct store *st, const char *agent, const char *data,
 	return 0;
 }
 
+/* The tmux session a pane's row is in now (malloc'd), or NULL. */
+static char *
+tmux_pane_session(struct store *st, const char *server, const char *pane,
+    json_int_t generation)
+{
+	sqlite3_stmt *s = st->stmt[S_TMUX_PANE_SESSION];
+	char *session = NULL;
+
+	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, pane, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, generation);
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
+		session = strdup((const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return session;
+}
+
+/* Work out a tmux session's row again from its panes. */
+static int
+tmux_session(struct store *st, const char *server, const char *session,
+    int64_t now, struct starry_err *err)
+{
+	sqlite3_stmt *s = st->stmt[S_TMUX_SESSION];
+
+	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, session, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now);
+	return step_done(st, s, err, "cannot update the tmux sessions");
+}
+
 /* What the tmux monitor says of a pane (starry-tmux-scan(1)), into
- * tmux_panes. A payload without server, pane and generation changes
- * nothing. */
+ * tmux_panes, and from there its tmux session's row in tmux_sessions
+ * and the agent session's binding to it in tmux_bindings. A payload
+ * without server, pane and generation changes nothing. */
 static int
 project_tmux_pane(struct store *st, const struct event_view *view,
     struct starry_err *err)
@@ -503,6 +565,7 @@ project_tmux_pane(struct store *st, const struct event_view *view,
 	const json_t *gen = json_object_get(p, "generation");
 	const char *server = json_str(p, "server"), *pane = json_str(p, "pane");
 	sqlite3_stmt *s = st->stmt[S_TMUX_PANE];
+	char *old = NULL;
 	int rc = 0;
 
 	if (server == NULL || pane == NULL || !json_is_integer(gen))
@@ -525,8 +588,33 @@ project_tmux_pane(struct store *st, const struct event_view *view,
 	sqlite3_bind_text(s, 14, json_str(p, "reason"), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 15, view->timestamp);
 	sqlite3_bind_int(s, 16, json_is_true(json_object_get(p, "tombstoned")));
+	old = tmux_pane_session(st, server, pane, json_integer_value(gen));
 	rc = step_done(st, s, err, "cannot update the tmux panes");
+	if (rc == 0 && json_str(p, "session") != NULL)
+		rc = tmux_session(st, server, json_str(p, "session"),
+		    view->timestamp, err);
+	if (rc == 0 && old != NULL &&
+	    (json_str(p, "session") == NULL || strcmp(old, json_str(p, "session")) != 0))
+		rc = tmux_session(st, server, old, view->timestamp, err);
+	/* The agent's session, when a hook gave it, is bound to the pane. */
+	if (rc == 0 && view->session_id.p != NULL &&
+	    !(view->session_id.len == 7 && memcmp(view->session_id.p, "default", 7) == 0)) {
+		s = st->stmt[S_TMUX_BINDING];
+		sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, pane, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, json_integer_value(gen));
+		if (bind_event_str(s, 4, &view->session_id) != SQLITE_OK) {
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			rc = db_fail(st, err, "cannot bind the agent session");
+		} else {
+			sqlite3_bind_text(s, 5, json_str(p, "agent"), -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 6, view->timestamp);
+			rc = step_done(st, s, err, "cannot update the tmux bindings");
+		}
+	}
 out:
+	free(old);
 	json_decref(p);
 	return rc;
 }

@@ -1118,6 +1118,61 @@ chain_events() {
 	    '[["agent-1",1,1,"2023-11-14T22:13:20.000Z"],["agent-2",1,2,"2023-11-14T22:13:21.000Z"],["agent-3",1,3,"2023-11-14T22:13:20.000Z"]]' ]
 }
 
+# tmux_pane N PANE GEN SESSION STATE ATTENTION [AGENT] [K=V...]: a
+# TMUX:PANE_STATE event of server /tmp/tmux-test as starry-tmux-scan
+# watch tells it; AGENT "-" for none, extra K=V for ev (session=, ts=).
+tmux_pane() {
+	local n=$1 pane=$2 gen=$3 tsess=$4 state=$5 att=$6 agent=${7:-claude}
+	shift 7 2>/dev/null || shift $#
+	local a="\"$agent\"" tomb=false
+	[ "$agent" != - ] || a=null
+	[ "$state" != gone ] || { tomb=true; state=idle; }
+	ev "$n" TMUX:PANE_STATE source="tmux:$pane" "$@" payload="{\"server\":\"/tmp/tmux-test\",\"pane\":\"$pane\",\"generation\":$gen,\"session\":\"$tsess\",\"target\":\"$tsess:1.0\",\"agent\":$a,\"presence\":\"managed\",\"evidence\":\"heuristic\",\"state\":\"$state\",\"attention\":\"$att\",\"title\":null,\"since\":1,\"confidence\":0.9,\"reason\":\"r\",\"from\":\"unknown\",\"from_attention\":\"none\",\"tombstoned\":$tomb}"
+}
+
+@test "tmux tables: tmux_sessions sums each tmux session's agent panes, the most pressing state first; tmux_bindings binds hook sessions to panes" {
+	{
+		tmux_pane 1 %1 1 work running none claude ts=1700000000000
+		tmux_pane 2 %2 1 work waiting_approval approval codex session=thread-9 ts=1700000001000
+		tmux_pane 3 %3 1 work idle none - ts=1700000002000
+		tmux_pane 4 %4 1 play idle finished claude session=sess-1 ts=1700000003000
+	} >in.jsonl
+	append_quietly in.jsonl
+	run sqlite3 "$STARRY_HOME/state.db" "select session, state, panes, attention from tmux_sessions order by session"
+	assert_output "play|idle|1|1
+work|waiting_approval|2|1"
+	run sqlite3 "$STARRY_HOME/state.db" "select pane_id, generation, agent_session, agent, bound from tmux_bindings order by pane_id"
+	assert_output "%2|1|thread-9|codex|1700000001000
+%4|1|sess-1|claude|1700000003000"
+	# The approval answered; a pane moves to another session; one goes.
+	{
+		tmux_pane 5 %2 1 work running none codex session=thread-9 ts=1700000004000
+		tmux_pane 6 %1 1 play running none claude ts=1700000005000
+		tmux_pane 7 %4 1 play gone finished claude session=sess-1 ts=1700000006000
+	} >more.jsonl
+	append_quietly more.jsonl
+	run sqlite3 "$STARRY_HOME/state.db" "select session, state, panes, attention, updated from tmux_sessions order by session"
+	assert_output "play|running|1|0|1700000006000
+work|running|1|0|1700000005000"
+	# Bound once: the time stays that of the first event.
+	run sqlite3 "$STARRY_HOME/state.db" "select count(*), min(bound) from tmux_bindings where pane_id = '%2'"
+	assert_output "1|1700000001000"
+	# Hostile payloads change nothing and break nothing.
+	{
+		ev 8 TMUX:PANE_STATE payload='{"server":"/tmp/tmux-test","pane":"%9","generation":"1","session":"x"}'
+		ev 9 TMUX:PANE_STATE payload='{"server":7,"pane":"%9","generation":1}'
+		ev 10 TMUX:PANE_STATE payload='[1,2]'
+		ev 11 TMUX:PANE_STATE payload='{"server":"/tmp/tmux-test","pane":"%9","generation":1,"session":{"a":1},"agent":"x"}' session=s-x
+	} >bad.jsonl
+	run starry-state append bad.jsonl
+	assert_success
+	run sqlite3 "$STARRY_HOME/state.db" "select session, state, panes from tmux_sessions order by session"
+	assert_output "play|running|1
+work|running|1"
+	run sqlite3 "$STARRY_HOME/state.db" "select count(*) from tmux_bindings where pane_id = '%9'"
+	assert_output "1"
+}
+
 # ---- cursors ----
 
 @test "cursor: get for an unknown consumer exits 1; commit then get prints the position" {

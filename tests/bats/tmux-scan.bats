@@ -486,6 +486,14 @@ spooled() {
 	wait_for 5 sh -c 'jq -r .payload.evidence events.jsonl | grep -q deterministic'
 	stop_watcher
 	jq -se 'map(.payload) | last | .state == "waiting_approval" and .evidence == "deterministic" and (.reason | test("the screen shows an approval"))' events.jsonl
+	# The store binds the hook's session to the pane, and sums the tmux
+	# session up.
+	db=$STARRY_HOME/state.db
+	wait_for 5 sh -c "[ \"\$(sqlite3 '$db' 'select state from tmux_sessions')\" = waiting_approval ]"
+	run sqlite3 "$db" "select pane_id, generation, agent_session, agent from tmux_bindings"
+	assert_output "$p|1|sess-1|claude"
+	run sqlite3 "$db" "select panes, attention from tmux_sessions"
+	assert_output "1|1"
 }
 
 @test "watch: a reused pane is a new generation, the old one tombstoned; the store's tmux_panes keeps both" {
