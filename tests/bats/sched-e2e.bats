@@ -40,8 +40,9 @@ ready_wait() {
 	rm -f "$1"
 }
 
-start_starry() {
-	mkfifo hub.ready store.ready daemon.ready sched.ready
+# The rest of starry: the hub, the store and the spawn daemon.
+start_base() {
+	mkfifo hub.ready store.ready daemon.ready
 	starry-bus serve --ready-fd 3 3>hub.ready 2>hub.log &
 	PIDS="$PIDS $!"
 	ready_wait hub.ready
@@ -51,6 +52,11 @@ start_starry() {
 	starry-spawn serve --ready-fd 3 3>daemon.ready 2>serve.log </dev/null &
 	PIDS="$PIDS $!"
 	ready_wait daemon.ready
+}
+
+start_starry() {
+	start_base
+	mkfifo sched.ready
 	{ starry-sched run --events hub --ready-fd 3 3>sched.ready 2>sched.log | starry-bus pub; } &
 	PIDS="$PIDS $!"
 	ready_wait sched.ready
@@ -183,16 +189,7 @@ start_sched() {
 	  - on: "test:barrier"
 	    action: "emit(test:barrier_seen)"
 	EOF
-	mkfifo hub.ready store.ready daemon.ready
-	starry-bus serve --ready-fd 3 3>hub.ready 2>hub.log &
-	PIDS="$PIDS $!"
-	ready_wait hub.ready
-	{ starry-bus sub --ready-fd 3 3>store.ready | starry-state append; } 2>store.log &
-	PIDS="$PIDS $!"
-	ready_wait store.ready
-	starry-spawn serve --ready-fd 3 3>daemon.ready 2>serve.log </dev/null &
-	PIDS="$PIDS $!"
-	ready_wait daemon.ready
+	start_base
 	start_sched sched1.log
 	emit job:new --payload '{"name":"j1"}'
 	wait_for 20 is_state j1 running
