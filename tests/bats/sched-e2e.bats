@@ -144,30 +144,40 @@ held_back() {
 	grep -q " $1 held back by concurrency" sched.log
 }
 
-@test "sched e2e: concurrency counts live agents, and an exit makes room" {
+# One worker at a time for job:new; and a barrier: at the lowest priority
+# nothing queued before it is overtaken, so once it is answered the
+# scheduler has seen all that came before.
+job_rules() {
 	cat >"$STARRY_CONFIG/orchestration.yaml" <<-'EOF'
 	rules:
 	  - on: "job:new"
 	    concurrency: 1
 	    action: "spawn(worker, id=${name})"
-	  # A barrier: at the lowest priority nothing queued before it is
-	  # overtaken, so once it is answered the scheduler has seen all that
-	  # came before.
 	  - on: "test:barrier"
 	    action: "emit(test:barrier_seen)"
 	EOF
+}
+
+# exit_makes_room BARRIER: j1 stops; once the scheduler has seen its
+# exit (a barrier of trace BARRIER answered), job j3 starts.
+exit_makes_room() {
+	starry-spawn stop j1
+	wait_for 20 stored "$(starry-spawn status j1 --json | jq -r .trace)" AGENT:EXITED
+	emit test:barrier --trace "$1" --priority 5
+	wait_for 20 stored "$1" test:barrier_seen
+	emit job:new --payload '{"name":"j3"}'
+	wait_for 20 is_state j3 running
+}
+
+@test "sched e2e: concurrency counts live agents, and an exit makes room" {
+	job_rules
 	start_starry
 	emit job:new --payload '{"name":"j1"}'
 	wait_for 20 is_state j1 running
 	emit job:new --payload '{"name":"j2"}'
 	wait_for 10 held_back 1
 	! is_state j2 running
-	starry-spawn stop j1
-	wait_for 20 stored "$(starry-spawn status j1 --json | jq -r .trace)" AGENT:EXITED
-	emit test:barrier --trace barrier --priority 5
-	wait_for 20 stored barrier test:barrier_seen
-	emit job:new --payload '{"name":"j3"}'
-	wait_for 20 is_state j3 running
+	exit_makes_room barrier
 	[ "$(starry-state query --type SPAWN:REQUEST | wc -l)" -eq 2 ]
 }
 
@@ -181,14 +191,7 @@ start_sched() {
 }
 
 @test "sched e2e: after a restart, the agents a rule started that still run count again, by the registry" {
-	cat >"$STARRY_CONFIG/orchestration.yaml" <<-'EOF'
-	rules:
-	  - on: "job:new"
-	    concurrency: 1
-	    action: "spawn(worker, id=${name})"
-	  - on: "test:barrier"
-	    action: "emit(test:barrier_seen)"
-	EOF
+	job_rules
 	start_base
 	start_sched sched1.log
 	emit job:new --payload '{"name":"j1"}'
@@ -206,12 +209,7 @@ start_sched() {
 	wait_for 10 grep -q " 1 held back by concurrency" sched2.log
 	! is_state j2 running
 	# The exit it hears of makes room, as before the restart.
-	starry-spawn stop j1
-	wait_for 20 stored "$(starry-spawn status j1 --json | jq -r .trace)" AGENT:EXITED
-	emit test:barrier --trace barrier2 --priority 5
-	wait_for 20 stored barrier2 test:barrier_seen
-	emit job:new --payload '{"name":"j3"}'
-	wait_for 20 is_state j3 running
+	exit_makes_room barrier2
 	# An agent that ended while nothing ran is not counted at start.
 	kill -TERM "$SCHED"
 	wait "$SCHED" || true
