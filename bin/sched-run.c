@@ -247,8 +247,9 @@ list_one(void *ctx, const char *id)
 }
 
 /* Each agent alive under a live supervisor (those running, when
- * running): fn(ctx, id, its status.json). */
-static void
+ * running): fn(ctx, id, its status.json). -1 when the registry could not
+ * be read (a warning said so). */
+static int
 run_each_agent(const struct run *r, bool running,
     void (*fn)(void *, const char *, const json_t *), void *ctx,
     const char *what)
@@ -256,8 +257,11 @@ run_each_agent(const struct run *r, bool running,
 	struct listing l = {r->home, running, fn, ctx};
 	struct starry_err err;
 
-	if (agentdir_each(r->home, list_one, &l, &err) == -1)
+	if (agentdir_each(r->home, list_one, &l, &err) == -1) {
 		diag_warn("%s: %s", what, err.msg);
+		return -1;
+	}
+	return 0;
 }
 
 struct caused {
@@ -270,18 +274,21 @@ agent_cause(void *ctx, const char *agent, const json_t *status)
 {
 	struct caused *c = ctx;
 	const char *cause = json_string_value(json_object_get(status, "cause"));
+	const char *state = json_string_value(json_object_get(status, "state"));
 
+	/* Between a back-off's exit and its next start, no process runs. */
 	if (cause != NULL)
-		c->fn(c->ctx, agent, cause);
+		c->fn(c->ctx, agent, cause, strcmp(state, "backoff") != 0 &&
+		    strcmp(state, "holddown") != 0);
 }
 
 /* The engine's view of the registry: live agents and their causes. */
-static void
+static int
 run_registry(void *ctx, sched_agent_fn *fn, void *fnctx)
 {
 	struct caused c = {fn, fnctx};
 
-	run_each_agent(ctx, false, agent_cause, &c, "concurrency");
+	return run_each_agent(ctx, false, agent_cause, &c, "concurrency");
 }
 
 /* ---- the state projection ---- */

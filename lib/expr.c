@@ -1244,7 +1244,8 @@ equal_seq(struct eval *x, const struct val *a, const struct val *b, int depth)
 	}
 }
 
-/* Key k as a C string (in slot 2), or NULL when it does not fit. */
+/* Key k as a C string (in slot 2), or NULL when it does not fit or holds
+ * a NUL. */
 static const char *
 key_text(struct eval *x, const struct jvalue *k)
 {
@@ -1261,6 +1262,9 @@ key_text(struct eval *x, const struct jvalue *k)
 		memcpy(x->s->slot[2], key, keylen);
 		x->s->slot[2][keylen] = '\0';
 	}
+	/* A key with a NUL in it cannot be looked up as a C string. */
+	if (memchr(x->s->slot[2], '\0', keylen) != NULL)
+		return NULL;
 	return x->s->slot[2];
 }
 

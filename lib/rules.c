@@ -662,9 +662,9 @@ load_includes(struct rule_set *rs, const struct config_scope *root,
 			/* A folder or a FIFO a glob happens to match is not a
 			 * rules file (a FIFO would hold the load until written);
 			 * one named outright is an error. */
-			if (stat(g.gl_pathv[k], &sb) == 0 && !S_ISREG(sb.st_mode)) {
+			if (stat(g.gl_pathv[k], &sb) == -1 || !S_ISREG(sb.st_mode)) {
 				if (strpbrk(pats[i], "*?[") != NULL)
-					continue;
+					continue;	/* a dangling link too */
 				config_scope_member(root, "include", &inc);
 				rc = config_fail(&inc, NULL, err,
 				    "'%s': not a regular file", pats[i]);

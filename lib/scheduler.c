@@ -161,6 +161,8 @@ payload_string(const struct event_view *v, const char *key, char *buf,
 	return n >= 0;
 }
 
+static void started_save(struct sched *s);
+
 static void
 lifecycle(struct sched *s, const char *type, const struct event_view *v,
     int64_t now)
@@ -169,6 +171,7 @@ lifecycle(struct sched *s, const char *type, const struct event_view *v,
 	bool spawned = strcmp(type, "AGENT:SPAWNED") == 0;
 	bool exited = strcmp(type, "AGENT:EXITED") == 0;
 	bool failed = strcmp(type, "KERNEL:ERROR") == 0;
+	bool keep = false;
 
 	if (!spawned && !exited && !failed)
 		return;
@@ -191,6 +194,9 @@ lifecycle(struct sched *s, const char *type, const struct event_view *v,
 			if (!ours)
 				continue;
 			if (spawned) {
+				/* Kept as confirmed: a restart then does not
+				 * take it for a request still waiting. */
+				keep |= !a->confirmed;
 				snprintf(a->agent, sizeof(a->agent), "%s", agent);
 				a->live = a->confirmed = true;
 				a->since = now;
@@ -199,6 +205,8 @@ lifecycle(struct sched *s, const char *type, const struct event_view *v,
 			}
 		}
 	}
+	if (keep)
+		started_save(s);
 }
 
 static size_t
@@ -259,11 +267,12 @@ find_agent(struct rstate *r, const char *agent)
 	return NULL;
 }
 
-/* ---- the started file: {"RULE": ["REQUEST", ...], ...}, the spawn
- * requests of counted rules whose agents may still run ---- */
+/* ---- the started file: {"RULE": [{"request", "since", "confirmed"},
+ * ...], ...}, the spawn requests of counted rules whose agents may still
+ * run: those live, and those whose agent came and may come again ---- */
 
 static void
-started_save(struct sched *s, int64_t now)
+started_save(struct sched *s)
 {
 	json_t *t;
 
@@ -274,10 +283,14 @@ started_save(struct sched *s, int64_t now)
 		struct rstate *r = &s->st[s->counted[i]];
 		json_t *a = json_array();
 
-		live_count(r, now);
-		for (size_t k = 0; a != NULL && k < r->nagents; k++)
-			if (r->agents[k].live)
-				json_array_append_new(a, json_string(r->agents[k].request));
+		for (size_t k = 0; a != NULL && k < r->nagents; k++) {
+			const struct started *g = &r->agents[k];
+
+			if (g->live || (g->confirmed && g->agent[0] != '\0'))
+				json_array_append_new(a, json_pack("{s:s, s:I, s:b}",
+				    "request", g->request, "since", (json_int_t)g->since,
+				    "confirmed", g->confirmed));
+		}
 		if (json_array_size(a) > 0)
 			json_object_set_new(t, r->name, a);
 		else
@@ -286,54 +299,84 @@ started_save(struct sched *s, int64_t now)
 	state_save(s, s->opt.started_file, t);
 }
 
+static struct rstate *
+counted_named(struct sched *s, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < s->ncounted; i++)
+		if (strcmp(s->st[s->counted[i]].name, name) == 0)
+			return &s->st[s->counted[i]];
+	return NULL;
+}
+
 struct adopting {
 	struct sched *s;
-	json_t *rule_of;	/* {"REQUEST": "RULE"} */
+	json_t *kept;		/* {"REQUEST": {"rule", "since", "confirmed"}} */
 	int64_t now;
 };
 
-/* A live agent of the registry: counted again when one of the requests
- * kept asked for it. */
+/* An agent of the registry that one of the requests kept asked for:
+ * counted again while it runs, remembered while it waits to. */
 static void
-adopt(void *ctx, const char *agent, const char *cause)
+adopt(void *ctx, const char *agent, const char *cause, bool running)
 {
 	struct adopting *a = ctx;
-	const char *name = json_string_value(json_object_get(a->rule_of, cause));
+	json_t *k = json_object_get(a->kept, cause);
+	struct rstate *r = counted_named(a->s,
+	    json_string_value(json_object_get(k, "rule")));
 
-	for (size_t i = 0; name != NULL && i < a->s->ncounted; i++) {
-		struct rstate *r = &a->s->st[a->s->counted[i]];
-
-		if (strcmp(r->name, name) != 0)
-			continue;
-		if (remember_request(r, cause, agent, a->now) == 0)
-			r->agents[r->nagents - 1].confirmed = true;
-		break;
-	}
+	if (r == NULL || remember_request(r, cause, agent, a->now) == -1)
+		return;
+	r->agents[r->nagents - 1].confirmed = true;
+	r->agents[r->nagents - 1].live = running;
+	json_object_del(a->kept, cause);
 }
 
-/* The agents that the rules started before this start and that still
- * run count again; the file then keeps only theirs. */
+/* The agents that the rules started before this start count again; so
+ * do requests younger than SCHED_PENDING_MS that no agent answered yet.
+ * The file then keeps only those. When the registry cannot be read, the
+ * file stays as it is for the next start. */
 static void
 started_load(struct sched *s, int64_t now)
 {
 	struct adopting a = {s, json_object(), now};
-	json_t *kept, *reqs, *req;
-	const char *name;
-	size_t k;
+	json_t *kept, *reqs, *req, *k;
+	const char *name, *id;
+	size_t i;
 
 	if (s->opt.started_file == NULL)
 		return;
 	kept = state_load(s, s->opt.started_file, "concurrency counts");
 	json_object_foreach(kept, name, reqs)
-		json_array_foreach(reqs, k, req)
-			if (json_is_string(req))
-				json_object_set_new(a.rule_of, json_string_value(req),
-				    json_string(name));
-	if (s->opt.registry != NULL && json_object_size(a.rule_of) > 0)
-		s->opt.registry(s->opt.ctx, adopt, &a);
-	json_decref(a.rule_of);
+		json_array_foreach(reqs, i, req) {
+			id = json_string_value(json_object_get(req, "request"));
+			if (id != NULL && counted_named(s, name) != NULL)
+				json_object_set_new(a.kept, id, json_pack("{s:s, s:O?, s:O?}",
+				    "rule", name, "since", json_object_get(req, "since"),
+				    "confirmed", json_object_get(req, "confirmed")));
+		}
+	if (json_object_size(a.kept) > 0 && s->opt.registry != NULL &&
+	    s->opt.registry(s->opt.ctx, adopt, &a) == -1) {
+		s->opt.warn(s->opt.ctx, NULL, "the agent registry cannot be read: "
+		    "the agents started before count from zero");
+		json_decref(a.kept);
+		json_decref(kept);
+		return;
+	}
+	/* Not in the registry: a request not answered yet, or one whose
+	 * agent is gone. */
+	json_object_foreach(a.kept, id, k) {
+		json_t *since = json_object_get(k, "since");
+		struct rstate *r = counted_named(s,
+		    json_string_value(json_object_get(k, "rule")));
+
+		if (r != NULL && !json_is_true(json_object_get(k, "confirmed")) &&
+		    json_is_integer(since) && json_integer_value(since) <= now &&
+		    now - json_integer_value(since) < SCHED_PENDING_MS)
+			(void)remember_request(r, id, NULL, json_integer_value(since));
+	}
+	json_decref(a.kept);
 	json_decref(kept);
-	started_save(s, now);
+	started_save(s);
 }
 
 void
@@ -345,8 +388,12 @@ sched_agent_started(struct sched *s, const struct rule *r, const char *agent)
 	if (a == NULL && st->nagents > 0 && st->agents[st->nagents - 1].agent[0] == '\0')
 		a = &st->agents[st->nagents - 1];	/* the request just made */
 	if (a != NULL) {
+		bool keep = !a->confirmed;
+
 		snprintf(a->agent, sizeof(a->agent), "%s", agent);
 		a->live = a->confirmed = true;
+		if (keep)
+			started_save(s);
 	}
 }
 
@@ -403,7 +450,7 @@ fire(struct sched *s, const struct rule *r, struct expr_event *ev,
 		return 0;
 	}
 	if (r->action.verb == RULE_SPAWN && r->concurrency > 0)
-		started_save(s, now);
+		started_save(s);
 	/* An emitted event may be what another rule waits for. */
 	text = r->action.verb == RULE_EMIT && s->hops < SCHED_MAX_HOPS &&
 	    s->derived < SCHED_MAX_DERIVED ? event_dump_line(out, &tlen) : NULL;

@@ -28,10 +28,13 @@ typedef int sched_emit_fn(void *ctx, const struct rule *r, json_t *ev);
 typedef void sched_warn_fn(void *ctx, const struct rule *r, const char *msg);
 
 /* The agent registry, for the agents the rules started before a restart:
- * fn(fnctx, agent, cause) for each live agent with the id of the event
- * that asked for it. */
-typedef void sched_agent_fn(void *fnctx, const char *agent, const char *cause);
-typedef void sched_registry_fn(void *ctx, sched_agent_fn *fn, void *fnctx);
+ * fn(fnctx, agent, cause, running) for each agent a live supervisor holds,
+ * with the id of the event that asked for it; running is false while it
+ * waits to be started again (a back-off or a hold-down). Returns 0, or
+ * -1 when the registry could not be read. */
+typedef void sched_agent_fn(void *fnctx, const char *agent, const char *cause,
+    bool running);
+typedef int sched_registry_fn(void *ctx, sched_agent_fn *fn, void *fnctx);
 
 struct sched_options {
 	sched_emit_fn *emit;
@@ -40,8 +43,9 @@ struct sched_options {
 	size_t max_line;	/* of the events it is given */
 	const char *timers_file;	/* NULL: timers are not remembered */
 	/* The spawn requests of rules with a concurrency bound, kept so
-	 * that a restart counts their agents again, those the registry
-	 * shows alive (NULL: counts start at zero). */
+	 * that a restart counts their agents again: those the registry
+	 * shows running, and requests made less than a minute before that
+	 * no agent has answered yet (NULL: counts start at zero). */
 	const char *started_file;
 	sched_registry_fn *registry;
 };

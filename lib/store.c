@@ -185,13 +185,14 @@ static const char *const stmt_sql[S_COUNT] = {
 	" AND tombstoned IS NULL AND agent IS NOT NULL"
 	" ON CONFLICT (server, session) DO UPDATE SET state = excluded.state,"
 	" panes = excluded.panes, attention = excluded.attention,"
-	" updated = excluded.updated",
-	/* An agent session seen in a pane (the first time it was). */
+	" updated = MAX(updated, excluded.updated)",
+	/* An agent session seen in a pane (since the earliest event that
+	 * says so). */
 	[S_TMUX_BINDING] =
 	"INSERT INTO tmux_bindings (server, pane_id, generation, agent_session,"
 	" agent, bound) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
 	" ON CONFLICT (server, pane_id, generation, agent_session) DO UPDATE"
-	" SET agent = COALESCE(?5, agent)",
+	" SET agent = COALESCE(?5, agent), bound = MIN(bound, ?6)",
 };
 
 struct store {

@@ -139,9 +139,10 @@ Y
 	assert_output --partial "ok: 2 rules (2 on events, 0 timers) from 2 files"
 }
 
-@test "sched check: a FIFO or a folder an include glob matches is passed over; one named outright is refused" {
+@test "sched check: a FIFO, a folder or a dangling link an include glob matches is passed over; one named outright is refused" {
 	mkdir -p rules/sub.yaml
 	mkfifo rules/pipe.yaml
+	ln -s nowhere rules/dangling.yaml
 	printf 'rules: [{on: "a:x", action: "emit(a:y)"}]\n' >rules/one.yaml
 	printf 'include: [rules/*.yaml]\n' >o.yaml
 	run timeout 10 starry-sched check o.yaml
@@ -326,13 +327,30 @@ sched_has_read() {
 	grep -q "timers.json is not valid JSON: timers start afresh" err
 	jq -e '.type == "SPAWN:REQUEST"' out
 	# Rewritten whole: the request just made, nothing else.
-	jq -e --arg id "$(jq -r .id out)" '. == {"w": [$id]}' "$STARRY_HOME/sched/started.json"
-	# Wrong-typed entries are skipped, and a request whose agent is not
-	# in the registry does not count.
-	echo '{"w": [1, null, {"x": 2}, "gone"], "other": "x", "": []}' >"$STARRY_HOME/sched/started.json"
+	jq -e --arg id "$(jq -r .id out)" '.w | length == 1 and .[0].request == $id and .[0].confirmed == false' \
+	    "$STARRY_HOME/sched/started.json"
+	# Wrong-typed entries are skipped.
+	echo '{"w": [1, null, {"x": 2}, {"request": 5}, "gone"], "other": "x", "": []}' >"$STARRY_HOME/sched/started.json"
 	starry-bus emit job:new | starry-sched run --rules o.yaml --no-project >out 2>err
 	jq -e '.type == "SPAWN:REQUEST"' out
-	jq -e --arg id "$(jq -r .id out)" '. == {"w": [$id]}' "$STARRY_HOME/sched/started.json"
+	jq -e --arg id "$(jq -r .id out)" '.w | length == 1 and .[0].request == $id' "$STARRY_HOME/sched/started.json"
+}
+
+@test "sched run: at start, a request kept from less than a minute ago that no agent answered yet still counts; an older one, or one whose agent is gone, does not" {
+	printf 'rules: [{name: w, on: "job:new", concurrency: 1, action: "spawn(worker)"}]\n' >o.yaml
+	mkdir -p "$STARRY_HOME/sched"
+	now=$(($(date +%s) * 1000))
+	echo "{\"w\": [{\"request\": \"r1\", \"since\": $((now - 5000)), \"confirmed\": false}]}" >"$STARRY_HOME/sched/started.json"
+	starry-bus emit job:new | starry-sched run --rules o.yaml --no-project --stats >out 2>err
+	[ ! -s out ]
+	grep -q "1 held back by concurrency" err
+	jq -e '.w | map(.request) == ["r1"]' "$STARRY_HOME/sched/started.json"
+	for kept in "\"since\": $((now - 120000)), \"confirmed\": false" "\"since\": $now, \"confirmed\": true"; do
+		echo "{\"w\": [{\"request\": \"r1\", $kept}]}" >"$STARRY_HOME/sched/started.json"
+		starry-bus emit job:new | starry-sched run --rules o.yaml --no-project >out 2>err
+		jq -e '.type == "SPAWN:REQUEST"' out
+		jq -e '.w | map(.request) | index("r1") == null' "$STARRY_HOME/sched/started.json"
+	done
 }
 
 @test "sched run: SIGTERM ends it cleanly, firing what debounce holds" {

@@ -1157,6 +1157,14 @@ work|running|1|0|1700000005000"
 	# Bound once: the time stays that of the first event.
 	run sqlite3 "$STARRY_HOME/state.db" "select count(*), min(bound) from tmux_bindings where pane_id = '%2'"
 	assert_output "1|1700000001000"
+	# An event told earlier but stored late: the binding goes back to its
+	# time; the pane and its session's time do not.
+	tmux_pane 12 %2 1 work idle none codex session=thread-9 ts=1699999999000 >late.jsonl
+	append_quietly late.jsonl
+	run sqlite3 "$STARRY_HOME/state.db" "select bound from tmux_bindings where pane_id = '%2'"
+	assert_output "1699999999000"
+	run sqlite3 "$STARRY_HOME/state.db" "select state, updated from tmux_sessions where session = 'work'"
+	assert_output "running|1700000005000"
 	# Hostile payloads change nothing and break nothing.
 	{
 		ev 8 TMUX:PANE_STATE payload='{"server":"/tmp/tmux-test","pane":"%9","generation":"1","session":"x"}'
