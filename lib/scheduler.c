@@ -338,7 +338,7 @@ adopt(void *ctx, const char *agent, const char *cause, bool running)
 static void
 started_load(struct sched *s, int64_t now)
 {
-	struct adopting a = {s, json_object(), now};
+	struct adopting a = {s, NULL, now};
 	json_t *kept, *reqs, *req, *k;
 	const char *name, *id;
 	size_t i;
@@ -346,6 +346,7 @@ started_load(struct sched *s, int64_t now)
 	if (s->opt.started_file == NULL)
 		return;
 	kept = state_load(s, s->opt.started_file, "concurrency counts");
+	a.kept = json_object();
 	json_object_foreach(kept, name, reqs)
 		json_array_foreach(reqs, i, req) {
 			id = json_string_value(json_object_get(req, "request"));

@@ -89,10 +89,12 @@ ended() {
 
 # alive PID...: every PID exists and is not a zombie.
 alive() {
-	local p
+	local p st
 	for p; do
-		[ -r "/proc/$p/stat" ] || return 1
-		[ "$(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f1)" != Z ] || return 1
+		# Read once: a process reaped between two reads is not alive.
+		st=$(cat "/proc/$p/stat" 2>/dev/null) && [ -n "$st" ] || return 1
+		st=${st##*) }
+		[ "${st%% *}" != Z ] || return 1
 	done
 }
 
@@ -158,7 +160,7 @@ EOF
 	run starry-spawn stop hello
 	assert_success
 	gone "$pid"
-	ended "$sup"
+	wait_for 5 ended "$sup"
 	run starry-spawn status hello --json
 	assert_success
 	[ "$(jq -r .state <<<"$output")" = stopped ]
@@ -497,7 +499,7 @@ EOF
 		[ "$(wc -l < "$STARRY_HOME/agents/$t/starts")" -eq 1 ]
 		[ "$(field "$t" .restarts)" = 0 ]
 		[ "$(field "$t" .supervised)" = false ]
-		ended "$(field "$t" .supervisor)"
+		wait_for 5 ended "$(field "$t" .supervisor)"
 	done
 	run starry-spawn list
 	assert_line --regexp '^never-bad +never-bad +process +failed '
@@ -620,7 +622,7 @@ EOF
 	[ "$took" -ge 300 ]
 	ps -o pid,ppid,pgid,sid,stat,cmd -p "$(IFS=,; echo "${pids[*]}")" || true
 	gone "${pids[@]}"
-	ended "$sup"
+	wait_for 5 ended "$sup"
 	[ -z "$(agent_procs tree)" ]
 	[ "$(field tree .state)" = stopped ]
 	[ "$(field tree .lastExit.signal)" = KILL ]
@@ -951,7 +953,7 @@ EOF
 	run starry-spawn stop hostile
 	assert_success
 	gone "$pid"
-	ended "$sup"
+	wait_for 5 ended "$sup"
 	# The line with a bad type is kept in a KERNEL:ERROR, in the agent's
 	# trace and under its AGENT:SPAWNED like everything it says.
 	reject=$(starry-state query --type KERNEL:ERROR --source hostile | grep 'not a type')
