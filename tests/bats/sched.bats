@@ -267,13 +267,24 @@ sched_has_read() {
 	jq -se 'length == 1 and .[0].payload.env.FILE == "c"' <<<"$output"
 }
 
-@test "sched run: with the wall clock, debounce waits for the quiet, then fires" {
-	printf 'rules: [{on: "fs:changed", debounce: 300ms, action: "emit(built:x)"}]\n' >o.yaml
+# sched_on_fifo RULES_FILE: run starry-sched on the FIFO ev, output in
+# out, diagnostics in err; ready when it returns. SCHED_PID is its pid.
+sched_on_fifo() {
 	mkfifo ev
-	starry-sched run --rules o.yaml --events ev --ready-fd 3 3>ready >out 2>err &
+	starry-sched run --rules "$1" --events ev --ready-fd 3 3>ready >out 2>err &
 	SCHED_PID=$!
 	wait_for 10 has_lines ready 1
+}
+
+# sched_start RULES_FILE: the same, with fd 7 kept open to write to ev.
+sched_start() {
+	sched_on_fifo "$1"
 	exec 7>ev
+}
+
+@test "sched run: with the wall clock, debounce waits for the quiet, then fires" {
+	printf 'rules: [{on: "fs:changed", debounce: 300ms, action: "emit(built:x)"}]\n' >o.yaml
+	sched_start o.yaml
 	starry-bus emit fs:changed >&7
 	starry-bus emit fs:changed >&7
 	wait_for 10 has_lines out 1
@@ -284,10 +295,7 @@ sched_has_read() {
 
 @test "sched run: a FIFO stays open when its writers leave" {
 	printf 'rules: [{on: "a:b", action: "emit(c:d)"}]\n' >o.yaml
-	mkfifo ev
-	starry-sched run --rules o.yaml --events ev --ready-fd 3 3>ready >out 2>err &
-	SCHED_PID=$!
-	wait_for 10 has_lines ready 1
+	sched_on_fifo o.yaml
 	starry-bus emit a:b --to ev
 	wait_for 10 has_lines out 1
 	starry-bus emit a:b --to ev
@@ -355,10 +363,7 @@ sched_has_read() {
 
 @test "sched run: SIGTERM ends it cleanly, firing what debounce holds" {
 	printf 'rules: [{on: "fs:changed", debounce: 1h, action: "emit(built:x)"}]\n' >o.yaml
-	mkfifo ev
-	starry-sched run --rules o.yaml --events ev --ready-fd 3 3>ready >out 2>err &
-	SCHED_PID=$!
-	wait_for 10 has_lines ready 1
+	sched_on_fifo o.yaml
 	starry-bus emit fs:changed --to ev
 	wait_for 10 sched_has_read 1
 	[ ! -s out ]
@@ -368,16 +373,6 @@ sched_has_read() {
 }
 
 # ---- reloads ----
-
-# sched_start RULES_FILE: run starry-sched on the FIFO ev (fd 7 writes to
-# it), output in out, diagnostics in err; ready when it returns.
-sched_start() {
-	mkfifo ev
-	starry-sched run --rules "$1" --events ev --ready-fd 3 3>ready >out 2>err &
-	SCHED_PID=$!
-	wait_for 10 has_lines ready 1
-	exec 7>ev
-}
 
 # reloads: how many reloads the diagnostics tell of.
 reloads() {
