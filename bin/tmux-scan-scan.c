@@ -11,6 +11,7 @@
 #include "event.h"
 #include "fdio.h"
 #include "paths.h"
+#include "titles.h"
 #include "tmux-scan.h"
 
 /* A screen file bigger than this is not a screen. */
@@ -520,8 +521,8 @@ menu_label(char *buf, size_t size, const char *target, const char *agent,
 	    strcmp(attention, "none") != 0 ? ")" : "",
 	    title != NULL && title[0] != '\0' ? "  " : "");
 	if (title != NULL)
-		snprintf(raw + strlen(raw), sizeof raw - strlen(raw), "%.60s",
-		    title);
+		snprintf(raw + strlen(raw), sizeof raw - strlen(raw), "%.*s",
+		    (int)title_cut(title, 60), title);
 	if (raw[0] == '-' && o + 1 < size)
 		buf[o++] = ' ';
 	for (const char *p = raw; *p != '\0' && o + 2 < size; p++) {

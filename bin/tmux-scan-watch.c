@@ -245,8 +245,29 @@ static const struct option watch_options[] = {
 	{NULL, 0, NULL, 0}
 };
 
+/* The sources of evidence, and their health as last told in a
+ * TMUX:SOURCE_HEALTH event: the poller is active while its looks work
+ * and down when they fail; a hook source is active while its latest
+ * event is fresh, stale after. */
+enum source_id { SOURCE_POLLER, SOURCE_CLAUDE, SOURCE_CODEX, SOURCE_COUNT };
+enum source_state { SOURCE_UNSEEN, SOURCE_ACTIVE, SOURCE_STALE, SOURCE_DOWN };
+
+static const char *const source_names[SOURCE_COUNT] = {
+	"poller", "claude", "codex",
+};
+static const char *const source_state_names[] = {
+	NULL, "active", "stale", "down",
+};
+
+struct source {
+	enum source_state state, told;
+	int64_t last_seen;		/* ms; 0: never */
+	char detail[256], told_detail[256];
+};
+
 struct watch {
 	const struct scan_opts *o;
+	struct source sources[SOURCE_COUNT];
 	struct signatures sigs;
 	struct tracker tracker;
 	struct sink *sink;
@@ -267,7 +288,62 @@ view_agent(const struct track_view *v)
 	return v->agent[0] != '\0' ? v->agent : NULL;
 }
 
-/* Tell one change: a TMUX:PANE_STATE event on stdout and to the sink. */
+/* Tell an event: on stdout and to the sink. Takes payload. */
+static void
+emit(struct watch *w, const char *type, json_t *payload,
+    const struct event_origin *origin)
+{
+	struct starry_err err;
+	json_t *ev;
+	size_t len;
+	char *line;
+
+	if (payload == NULL ||
+	    (ev = event_create(type, payload, origin, &err)) == NULL) {
+		diag_warn("watch: cannot make an event: %s", payload == NULL ?
+		    "out of memory" : err.msg);
+		return;
+	}
+	if ((line = event_dump_line(ev, &len)) != NULL)
+		cli_print_line(line, len - 1);
+	free(line);
+	if (fflush(stdout) == EOF)
+		cli_stdout_failed();
+	if (sink_send_event(w->sink, ev, 0, &err) < 0)
+		diag_warn("watch: %s", err.msg);
+	json_decref(ev);
+}
+
+/* Tell each source whose health changed since last told. */
+static void
+tell_sources(struct watch *w, int64_t now)
+{
+	struct event_origin origin = {.priority = -1,
+	    .source = "starry-tmux-scan"};
+
+	for (int i = 0; i < SOURCE_COUNT; i++) {
+		struct source *s = &w->sources[i];
+
+		if (i != SOURCE_POLLER && s->state == SOURCE_ACTIVE &&
+		    now - s->last_seen > TRACK_FRESH_MS)
+			s->state = SOURCE_STALE;
+		if (s->state == SOURCE_UNSEEN || (s->state == s->told &&
+		    strcmp(s->detail, s->told_detail) == 0))
+			continue;
+		s->told = s->state;
+		memcpy(s->told_detail, s->detail, sizeof s->detail);
+		emit(w, "TMUX:SOURCE_HEALTH", json_pack("{s:s, s:s, s:s, s:s, "
+		    "s:o, s:s?}", "server", w->server, "source",
+		    source_names[i], "kind", i == SOURCE_POLLER ? "heuristic" :
+		    "deterministic", "state", source_state_names[s->state],
+		    "lastSeen", s->last_seen > 0 ?
+		    json_integer(s->last_seen) : json_null(),
+		    "detail", s->detail[0] != '\0' ? s->detail : NULL),
+		    &origin);
+	}
+}
+
+/* Tell one change: a TMUX:PANE_STATE event. */
 static void
 tell(void *ctx, const struct track_change *c)
 {
@@ -275,9 +351,8 @@ tell(void *ctx, const struct track_change *c)
 	const struct track_pane *p = c->pane;
 	const struct track_view *v = c->tombstoned ? &c->before : &p->view;
 	struct event_origin origin = {.priority = -1};
-	struct starry_err err;
 	char source[64];
-	json_t *payload, *ev;
+	json_t *payload;
 
 	w->dirty = true;
 	/* A pane that never showed an agent is not news when it goes. */
@@ -289,7 +364,7 @@ tell(void *ctx, const struct track_change *c)
 	origin.source = source;
 	origin.session_id = p->hook_session[0] != '\0' ? p->hook_session : NULL;
 	payload = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s?, s:s, s:s, s:s, "
-	    "s:s, s:s?, s:I, s:f, s:s, s:s, s:s, s:b}",
+	    "s:s, s:s?, s:s?, s:I, s:f, s:s, s:s, s:s, s:b}",
 	    "server", w->server, "pane", p->id,
 	    "generation", (json_int_t)c->generation,
 	    "session", p->session, "target", p->target,
@@ -299,32 +374,15 @@ tell(void *ctx, const struct track_change *c)
 	    "state", pane_state_name(v->state),
 	    "attention", pane_attention_name(v->attention),
 	    "title", v->title[0] != '\0' ? v->title : NULL,
+	    "titleFrom", v->title[0] != '\0' ?
+	    title_rank_name(v->title_from) : NULL,
 	    "since", (json_int_t)p->since, "confidence", v->confidence,
 	    "reason", c->tombstoned ? "the pane went away or was reused" :
 	    v->reason,
 	    "from", pane_state_name(c->before.state),
 	    "from_attention", pane_attention_name(c->before.attention),
 	    "tombstoned", c->tombstoned);
-	if (payload == NULL ||
-	    (ev = event_create("TMUX:PANE_STATE", payload, &origin, &err)) ==
-	    NULL) {
-		diag_warn("watch: cannot make an event: %s", payload == NULL ?
-		    "out of memory" : err.msg);
-		return;
-	}
-	{
-		size_t len;
-		char *line = event_dump_line(ev, &len);
-
-		if (line != NULL)
-			cli_print_line(line, len - 1);
-		free(line);
-	}
-	if (fflush(stdout) == EOF)
-		cli_stdout_failed();
-	if (sink_send_event(w->sink, ev, 0, &err) < 0)
-		diag_warn("watch: %s", err.msg);
-	json_decref(ev);
+	emit(w, "TMUX:PANE_STATE", payload, &origin);
 }
 
 static void
@@ -379,7 +437,10 @@ take_entry(void *ctx, json_t *entry)
 	    "session"));
 	json_t *payload = json_object_get(entry, "payload");
 	int64_t at = json_integer_value(json_object_get(entry, "at"));
+	const struct track_pane *p;
+	struct session_title title = {0};
 	struct hook_meaning m;
+	bool read;
 
 	if (pane == NULL || provider == NULL || !json_is_object(payload)) {
 		diag_warn("watch: a spool entry with no pane, agent or "
@@ -388,13 +449,29 @@ take_entry(void *ctx, json_t *entry)
 	}
 	if (server != NULL && strcmp(server, w->server) != 0)
 		return;		/* another server's (by another path) */
+	if (strcmp(provider, "claude") == 0 || strcmp(provider, "codex") == 0) {
+		struct source *src = &w->sources[provider[1] == 'l' ?
+		    SOURCE_CLAUDE : SOURCE_CODEX];
+
+		if (at > src->last_seen)
+			src->last_seen = at;
+		src->state = event_now_ms() - src->last_seen <=
+		    TRACK_FRESH_MS ? SOURCE_ACTIVE : SOURCE_STALE;
+	}
 	if (hook_meaning(provider, payload, &m) < 0) {
 		diag_warn("watch: a %s hook payload that names no event: "
 		    "passed over", provider);
 		return;
 	}
+	/* The transcript is read for a session not yet titled, and at the
+	 * events that come once a turn, not at every tool. */
+	p = tracker_find(&w->tracker, pane);
+	read = p == NULL || p->hook_title.rank == TITLE_NONE ||
+	    strcmp(p->hook_session, session != NULL ? session : "") != 0 ||
+	    strstr(m.event, "ToolUse") == NULL;
+	title_from_payload(&title, payload, read);
 	if (tracker_hook(&w->tracker, event_now_ms(), pane, provider, session,
-	    &m, at, tell, w) < 0)
+	    &m, &title, at, tell, w) < 0)
 		diag_warn("watch: out of memory");
 }
 
@@ -413,12 +490,24 @@ look(struct watch *w)
 	struct track_seen *seen;
 	int64_t now;
 
+	struct source *src = &w->sources[SOURCE_POLLER];
+
 	if (scan_collect(w->o, &w->sigs, &sc, NULL, NULL, NULL, &err) < 0) {
 		diag_warn("watch: %s", err.msg);
+		src->state = SOURCE_DOWN;
+		snprintf(src->detail, sizeof src->detail, "%.255s", err.msg);
 		return;
 	}
 	now = event_now_ms();
 	w->no_server = sc.panes.no_server ? w->no_server + 1 : 0;
+	if (sc.panes.no_server) {
+		src->state = SOURCE_DOWN;
+		snprintf(src->detail, sizeof src->detail, "no tmux server");
+	} else {
+		src->state = SOURCE_ACTIVE;
+		src->last_seen = now;
+		src->detail[0] = '\0';
+	}
 	if ((seen = calloc(sc.n + 1, sizeof *seen)) == NULL) {
 		scan_free(&sc);
 		return;
@@ -522,6 +611,7 @@ scan_watch_main(int argc, char **argv)
 			}
 		}
 		tracker_tick(&w.tracker, event_now_ms(), tell, &w);
+		tell_sources(&w, event_now_ms());
 		if (w.dirty) {
 			write_cache(&w, event_now_ms());
 			w.dirty = false;
@@ -581,6 +671,15 @@ scan_watch_main(int argc, char **argv)
 	}
 	/* A cache nobody keeps is not fresh: status looks for itself. */
 	unlink(w.cache);
+	/* Nobody watches the sources any more. */
+	for (int i = 0; i < SOURCE_COUNT; i++)
+		if (w.sources[i].told != SOURCE_UNSEEN &&
+		    w.sources[i].state != SOURCE_DOWN) {
+			w.sources[i].state = SOURCE_DOWN;
+			snprintf(w.sources[i].detail, sizeof w.sources[i].detail,
+			    "the watcher stopped");
+		}
+	tell_sources(&w, event_now_ms());
 	if (sink_flush(w.sink, &err) < 0)
 		diag_warn("watch: %s", err.msg);
 	sink_free(w.sink);

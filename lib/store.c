@@ -98,6 +98,21 @@ static const char *const migrations[] = {
 	"  last_seen INTEGER,"
 	"  healthy INTEGER,"
 	"  detail TEXT);",
+
+	/* 3: the session's title in its binding; the sources' health, per
+	 * server (the table of version 2 had never been written). */
+	"ALTER TABLE tmux_bindings ADD COLUMN title TEXT;"
+	"ALTER TABLE tmux_bindings ADD COLUMN title_from TEXT;"
+	"DROP TABLE tmux_sources;"
+	"CREATE TABLE tmux_sources ("
+	"  server TEXT NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  kind TEXT,"
+	"  state TEXT NOT NULL,"
+	"  last_seen INTEGER,"
+	"  detail TEXT,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (server, source));",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
@@ -115,6 +130,9 @@ enum stmt {
 	S_TMUX_PANE_SESSION,
 	S_TMUX_SESSION,
 	S_TMUX_BINDING,
+	S_TMUX_EXPIRE_BINDINGS,
+	S_TMUX_EXPIRE_PANES,
+	S_TMUX_SOURCE,
 	S_COUNT
 };
 
@@ -190,9 +208,25 @@ static const char *const stmt_sql[S_COUNT] = {
 	 * says so). */
 	[S_TMUX_BINDING] =
 	"INSERT INTO tmux_bindings (server, pane_id, generation, agent_session,"
-	" agent, bound) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	" agent, bound, title, title_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
 	" ON CONFLICT (server, pane_id, generation, agent_session) DO UPDATE"
-	" SET agent = COALESCE(?5, agent), bound = MIN(bound, ?6)",
+	" SET agent = COALESCE(?5, agent), bound = MIN(bound, ?6),"
+	" title = COALESCE(?7, title), title_from = COALESCE(?8, title_from)",
+	/* Tombstones older than ?2 go, with their bindings. */
+	[S_TMUX_EXPIRE_BINDINGS] =
+	"DELETE FROM tmux_bindings WHERE server = ?1 AND (pane_id, generation)"
+	" IN (SELECT pane_id, generation FROM tmux_panes"
+	" WHERE server = ?1 AND tombstoned < ?2)",
+	[S_TMUX_EXPIRE_PANES] =
+	"DELETE FROM tmux_panes WHERE server = ?1 AND tombstoned < ?2",
+	/* A source's health: the latest word; last_seen never goes back. */
+	[S_TMUX_SOURCE] =
+	"INSERT INTO tmux_sources (server, source, kind, state, last_seen,"
+	" detail, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	" ON CONFLICT (server, source) DO UPDATE SET kind = COALESCE(?3, kind),"
+	" state = ?4,"
+	" last_seen = COALESCE(MAX(last_seen, ?5), last_seen, ?5), detail = ?6,"
+	" updated = ?7 WHERE excluded.updated >= tmux_sources.updated",
 };
 
 struct store {
@@ -609,13 +643,60 @@ project_tmux_pane(struct store *st, const struct event_view *view,
 			sqlite3_clear_bindings(s);
 			rc = db_fail(st, err, "cannot bind the agent session");
 		} else {
+			const char *from = json_str(p, "titleFrom");
+
 			sqlite3_bind_text(s, 5, json_str(p, "agent"), -1, SQLITE_STATIC);
 			sqlite3_bind_int64(s, 6, view->timestamp);
+			/* The session's title, not the pane's. */
+			if (from != NULL && strcmp(from, "pane") != 0 &&
+			    json_str(p, "title") != NULL) {
+				sqlite3_bind_text(s, 7, json_str(p, "title"), -1,
+				    SQLITE_STATIC);
+				sqlite3_bind_text(s, 8, from, -1, SQLITE_STATIC);
+			}
 			rc = step_done(st, s, err, "cannot update the tmux bindings");
+		}
+	}
+	/* A pane that went long ago is forgotten when another goes. */
+	if (rc == 0 && json_is_true(json_object_get(p, "tombstoned"))) {
+		for (int i = S_TMUX_EXPIRE_BINDINGS; rc == 0 &&
+		    i <= S_TMUX_EXPIRE_PANES; i++) {
+			s = st->stmt[i];
+			sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 2,
+			    view->timestamp - STORE_TOMBSTONE_KEEP_MS);
+			rc = step_done(st, s, err, "cannot forget old tombstones");
 		}
 	}
 out:
 	free(old);
+	json_decref(p);
+	return rc;
+}
+
+/* What the tmux monitor says of one of its sources of evidence, into
+ * tmux_sources. A payload without server, source and state changes
+ * nothing. */
+static int
+project_tmux_source(struct store *st, const struct event_view *view,
+    struct starry_err *err)
+{
+	json_t *p = json_loadb(view->payload, view->payload_len, 0, NULL);
+	sqlite3_stmt *s = st->stmt[S_TMUX_SOURCE];
+	int rc = 0;
+
+	if (json_str(p, "server") == NULL || json_str(p, "source") == NULL ||
+	    json_str(p, "state") == NULL)
+		goto out;
+	sqlite3_bind_text(s, 1, json_str(p, "server"), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, json_str(p, "source"), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, json_str(p, "kind"), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, json_str(p, "state"), -1, SQLITE_STATIC);
+	bind_json_int(s, 5, p, "lastSeen");
+	sqlite3_bind_text(s, 6, json_str(p, "detail"), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, view->timestamp);
+	rc = step_done(st, s, err, "cannot update the tmux sources");
+out:
 	json_decref(p);
 	return rc;
 }
@@ -637,6 +718,8 @@ project_event(struct store *st, const struct event_view *view, int64_t seq,
 		return 0;
 	if (strcmp(type, "TMUX:PANE_STATE") == 0)
 		return project_tmux_pane(st, view, err);
+	if (strcmp(type, "TMUX:SOURCE_HEALTH") == 0)
+		return project_tmux_source(st, view, err);
 	if (strcmp(type, "AGENT:SPAWNED") != 0 && strcmp(type, "AGENT:EXITED") != 0 &&
 	    strcmp(type, "KERNEL:STATE_CHANGE") != 0 && strcmp(type, "STATE:SNAPSHOT") != 0)
 		return 0;

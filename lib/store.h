@@ -14,9 +14,12 @@
 #include "event.h"
 
 /* The schema this build writes; PRAGMA user_version holds the file's. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_FILE "state.db"		/* in STARRY_HOME */
 #define STORE_SNAPSHOT_KEEP 10		/* versions kept per agent */
+/* A tombstoned pane's row (and its bindings) is kept this long after it
+ * went, then taken away when another pane of its server goes. */
+#define STORE_TOMBSTONE_KEEP_MS (24 * 3600 * 1000LL)
 
 enum store_flags {
 	STORE_CREATE = 1 << 0,		/* create the file when missing */

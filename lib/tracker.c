@@ -31,12 +31,18 @@ tracker_hash(const char *text, size_t len)
 }
 
 static struct track_pane *
-find(struct tracker *t, const char *id)
+find(const struct tracker *t, const char *id)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->v[i].id, id) == 0)
 			return &t->v[i];
 	return NULL;
+}
+
+const struct track_pane *
+tracker_find(const struct tracker *t, const char *id)
+{
+	return find(t, id);
 }
 
 static struct track_pane *
@@ -77,8 +83,14 @@ evaluate(const struct track_pane *p, int64_t now, struct track_view *v)
 
 	memset(v, 0, sizeof *v);
 	v->state = PANE_UNKNOWN;
-	if (heur_agent)
+	/* The session's title where the hooks bound one; else the pane's. */
+	if (p->hook_title.rank != TITLE_NONE) {
+		snprintf(v->title, sizeof v->title, "%s", p->hook_title.text);
+		v->title_from = p->hook_title.rank;
+	} else if (heur_agent && h->title[0] != '\0') {
 		snprintf(v->title, sizeof v->title, "%s", h->title);
+		v->title_from = TITLE_PANE;
+	}
 	if (hook_fresh(p, now)) {
 		snprintf(v->agent, sizeof v->agent, "%s", heur_agent ?
 		    h->agent->key : p->provider);
@@ -261,7 +273,8 @@ tracker_scan(struct tracker *t, int64_t now, const struct track_seen *seen,
 int
 tracker_hook(struct tracker *t, int64_t now, const char *id,
     const char *provider, const char *session, const struct hook_meaning *m,
-    int64_t at, track_change_fn *fn, void *ctx)
+    const struct session_title *title, int64_t at, track_change_fn *fn,
+    void *ctx)
 {
 	struct track_pane *p = find(t, id);
 
@@ -270,11 +283,19 @@ tracker_hook(struct tracker *t, int64_t now, const char *id,
 	/* An event older than the last one taken changes nothing. */
 	if (at < p->hook_at)
 		return 0;
+	if (session == NULL)
+		session = "";
+	/* Another session in the pane has a title of its own; a session
+	 * that ended has none. */
+	if (strncmp(session, p->hook_session, sizeof p->hook_session - 1) ||
+	    strcmp(provider, p->provider) != 0 || m->gone)
+		memset(&p->hook_title, 0, sizeof p->hook_title);
+	if (title != NULL && !m->gone)
+		title_merge(&p->hook_title, title);
 	snprintf(p->provider, sizeof p->provider, "%s", provider);
 	snprintf(p->hook_event, sizeof p->hook_event, "%s",
 	    m->event != NULL ? m->event : "?");
-	snprintf(p->hook_session, sizeof p->hook_session, "%s",
-	    session != NULL ? session : "");
+	snprintf(p->hook_session, sizeof p->hook_session, "%s", session);
 	p->hook = *m;
 	p->hook.event = NULL;	/* not kept: hook_event holds it */
 	/* Its time is when it was made, but never in the future. */

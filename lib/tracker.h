@@ -22,6 +22,7 @@
 
 #include "hooks.h"
 #include "panes.h"
+#include "titles.h"
 
 #define TRACK_FRESH_MS       3000
 #define TRACK_IDLE_STABLE_MS 1500
@@ -35,6 +36,7 @@ struct track_view {
 	enum pane_attention attention;
 	double confidence;
 	char title[160];
+	enum title_rank title_from;	/* TITLE_NONE with no title */
 	char reason[320];
 };
 
@@ -57,6 +59,7 @@ struct track_pane {
 	struct hook_meaning hook;
 	char hook_event[48];
 	char hook_session[128];
+	struct session_title hook_title;	/* the session's */
 	int64_t hook_at;		/* 0: none yet */
 	/* what was last told */
 	struct track_view view;
@@ -95,10 +98,19 @@ int tracker_scan(struct tracker *t, int64_t now, const struct track_seen *seen,
     size_t n, track_change_fn *fn, void *ctx);
 
 /* One hook event for pane id (which the next scan may not have seen
- * yet). Returns 0, or -1 on ENOMEM. */
+ * yet), with what it says of its session's title (NULL: nothing). The
+ * title is the session's: a new session in the pane, or its end, starts
+ * it afresh. A pane's session title, once known, is its title; until
+ * then the pane's own (by the signatures) is. Returns 0, or -1 on
+ * ENOMEM. */
 int tracker_hook(struct tracker *t, int64_t now, const char *id,
     const char *provider, const char *session, const struct hook_meaning *m,
-    int64_t at, track_change_fn *fn, void *ctx);
+    const struct session_title *title, int64_t at, track_change_fn *fn,
+    void *ctx);
+
+/* The pane of id, or NULL. */
+const struct track_pane *tracker_find(const struct tracker *t,
+    const char *id);
 
 /* Let time pass: hooks that went stale hand over to the poller, idle
  * candidates ripen. */

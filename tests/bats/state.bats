@@ -58,9 +58,12 @@ query_sees() {
 	[ "$(starry-state query 2>/dev/null | wc -l)" -ge "$1" ]
 }
 
+# The schema version this starry-state writes.
+SCHEMA=3
+
 # db_ready: the database exists at the current schema version.
 db_ready() {
-	[ -s "$DB" ] && [ "$(sqlite3 "$DB" 'PRAGMA user_version' 2>/dev/null)" = 2 ]
+	[ -s "$DB" ] && [ "$(sqlite3 "$DB" 'PRAGMA user_version' 2>/dev/null)" = "$SCHEMA" ]
 }
 
 # integrity_ok [FILE]: PRAGMA integrity_check says ok.
@@ -238,14 +241,14 @@ append_quietly() {
 	[ "$(stored)" -eq 2500 ]
 }
 
-@test "append: an empty input creates STARRY_HOME (0700) and the database (0600) at version 2" {
+@test "append: an empty input creates STARRY_HOME (0700) and the database (0600) at the current version" {
 	export STARRY_HOME="$BATS_TEST_TMPDIR/new/home"
 	DB="$STARRY_HOME/state.db"
 	run starry-state append < /dev/null
 	assert_success
 	[ "$(stat -c %a "$DB")" = 600 ]
 	[ "$(stat -c %a "$STARRY_HOME")" = 700 ]
-	[ "$(sql 'PRAGMA user_version')" = 2 ]
+	[ "$(sql 'PRAGMA user_version')" = "$SCHEMA" ]
 	[ "$(stored)" -eq 0 ]
 	run starry-state query
 	assert_failure 1
@@ -760,7 +763,7 @@ hold_write_lock() {
 	for cmd in append query 'snapshot save a snap.json' 'cursor commit c 1' check dashboard vacuum; do
 		run starry-state $cmd --db newer.db < in.jsonl
 		assert_failure 78
-		assert_output --partial 'newer.db: schema version 99 is newer than this starry-state'"'"'s 2'
+		assert_output --partial 'newer.db: schema version 99 is newer than this starry-state'"'"'s '"$SCHEMA"
 		cmp newer.db orig.db
 	done
 	[ "$(sql --db newer.db 'PRAGMA journal_mode')" = delete ]
@@ -774,13 +777,13 @@ tables() {
 	sql --db "$1" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name" | paste -sd' '
 }
 
-@test "migrations: an empty (0-byte) file becomes a version 2 database" {
+@test "migrations: an empty (0-byte) file becomes a database of the current version" {
 	: > empty.db
 	chmod 600 empty.db
 	gen_events 3 > in.jsonl
 	run starry-state append --db empty.db in.jsonl
 	assert_success
-	[ "$(sql --db empty.db 'PRAGMA user_version')" = 2 ]
+	[ "$(sql --db empty.db 'PRAGMA user_version')" = "$SCHEMA" ]
 	[ "$(tables empty.db)" = "agents cursors events snapshots tmux_bindings tmux_panes tmux_sessions tmux_sources" ]
 	[ "$(sql --db empty.db 'PRAGMA journal_mode')" = wal ]
 	starry-state query --db empty.db | cmp in.jsonl -
@@ -788,10 +791,10 @@ tables() {
 	: > empty2.db
 	run starry-state query --db empty2.db
 	assert_failure 1
-	[ "$(sql --db empty2.db 'PRAGMA user_version')" = 2 ]
+	[ "$(sql --db empty2.db 'PRAGMA user_version')" = "$SCHEMA" ]
 }
 
-@test "migrations: a version 1 database is brought to version 2 and keeps its events, snapshots and cursors" {
+@test "migrations: a version 1 database is brought to the current version and keeps its events, snapshots and cursors" {
 	sqlite3 v1.db < "$STARRY_TOP/tests/data/state-v1.sql"
 	[ "$(sql --db v1.db 'PRAGMA user_version')" = 1 ]
 	# The fixture is migration 1, word for word (white space aside).
@@ -807,7 +810,7 @@ tables() {
 	run --separate-stderr starry-state query --db v1.db
 	assert_success
 	[ "$output" = "$(cat old.jsonl)" ]
-	[ "$(sql --db v1.db 'PRAGMA user_version')" = 2 ]
+	[ "$(sql --db v1.db 'PRAGMA user_version')" = "$SCHEMA" ]
 	[ "$(tables v1.db)" = "agents cursors events snapshots tmux_bindings tmux_panes tmux_sessions tmux_sources" ]
 	run --separate-stderr starry-state snapshot load --db v1.db agent-v1
 	assert_output '{"step":1}'
@@ -829,6 +832,22 @@ tables() {
 	integrity_ok v1.db
 }
 
+@test "migrations: a version 2 database is brought to version 3: its bindings kept, with room for the session's title; tmux_sources made per server" {
+	sqlite3 v2.db < "$STARRY_TOP/tests/data/state-v1.sql"
+	sqlite3 v2.db < "$STARRY_TOP/tests/data/state-v2.sql"
+	[ "$(sql --db v2.db 'PRAGMA user_version')" = 2 ]
+	run --separate-stderr starry-state query --db v2.db
+	assert_success
+	[ "$(sql --db v2.db 'PRAGMA user_version')" = 3 ]
+	run sql --db v2.db "SELECT pane_id, agent_session, agent, bound, title IS NULL, title_from IS NULL FROM tmux_bindings"
+	assert_output '%1|sess-v2|claude|1700000004000|1|1'
+	run sql --db v2.db "SELECT pane_id, state FROM tmux_panes"
+	assert_output '%1|idle'
+	run sql --db v2.db "SELECT group_concat(name, ' ') FROM pragma_table_info('tmux_sources')"
+	assert_output 'server source kind state last_seen detail updated'
+	integrity_ok v2.db
+}
+
 @test "migrations: commands opening a new database at once all succeed, and it is migrated once" {
 	pids=()
 	for i in 1 2 3 4 5 6 7 8; do
@@ -841,7 +860,7 @@ tables() {
 		cat "open.$((i + 1)).err"
 		[ "$rc" -eq 0 ]
 	done
-	[ "$(sql 'PRAGMA user_version')" = 2 ]
+	[ "$(sql 'PRAGMA user_version')" = "$SCHEMA" ]
 	[ "$(sql 'SELECT count(*) FROM cursors')" -eq 8 ]
 	integrity_ok
 }
@@ -1120,14 +1139,15 @@ chain_events() {
 
 # tmux_pane N PANE GEN SESSION STATE ATTENTION [AGENT] [K=V...]: a
 # TMUX:PANE_STATE event of server /tmp/tmux-test as starry-tmux-scan
-# watch tells it; AGENT "-" for none, extra K=V for ev (session=, ts=).
+# watch tells it; AGENT "-" for none, extra K=V for ev (session=, ts=);
+# TITLE and TITLE_FROM, JSON, for its title and titleFrom (null).
 tmux_pane() {
 	local n=$1 pane=$2 gen=$3 tsess=$4 state=$5 att=$6 agent=${7:-claude}
 	shift 7 2>/dev/null || shift $#
-	local a="\"$agent\"" tomb=false
+	local a="\"$agent\"" tomb=false t=${TITLE:-null} tf=${TITLE_FROM:-null}
 	[ "$agent" != - ] || a=null
 	[ "$state" != gone ] || { tomb=true; state=idle; }
-	ev "$n" TMUX:PANE_STATE source="tmux:$pane" "$@" payload="{\"server\":\"/tmp/tmux-test\",\"pane\":\"$pane\",\"generation\":$gen,\"session\":\"$tsess\",\"target\":\"$tsess:1.0\",\"agent\":$a,\"presence\":\"managed\",\"evidence\":\"heuristic\",\"state\":\"$state\",\"attention\":\"$att\",\"title\":null,\"since\":1,\"confidence\":0.9,\"reason\":\"r\",\"from\":\"unknown\",\"from_attention\":\"none\",\"tombstoned\":$tomb}"
+	ev "$n" TMUX:PANE_STATE source="tmux:$pane" "$@" payload="{\"server\":\"/tmp/tmux-test\",\"pane\":\"$pane\",\"generation\":$gen,\"session\":\"$tsess\",\"target\":\"$tsess:1.0\",\"agent\":$a,\"presence\":\"managed\",\"evidence\":\"heuristic\",\"state\":\"$state\",\"attention\":\"$att\",\"title\":$t,\"titleFrom\":$tf,\"since\":1,\"confidence\":0.9,\"reason\":\"r\",\"from\":\"unknown\",\"from_attention\":\"none\",\"tombstoned\":$tomb}"
 }
 
 @test "tmux tables: tmux_sessions sums each tmux session's agent panes, the most pressing state first; tmux_bindings binds hook sessions to panes" {
@@ -1179,6 +1199,53 @@ work|running|1|0|1700000005000"
 work|running|1"
 	run sqlite3 "$STARRY_HOME/state.db" "select count(*) from tmux_bindings where pane_id = '%9'"
 	assert_output "1"
+}
+
+@test "tmux tables: tmux_sources keeps each source's latest health per server; a binding keeps its session's title, not the pane's; a tombstone a day old goes with its bindings when another pane goes" {
+	src() { ev "$1" TMUX:SOURCE_HEALTH source=starry-tmux-scan ts="$2" payload="$3"; }
+	{
+		src 1 1700000000000 '{"server":"/tmp/tmux-test","source":"poller","kind":"heuristic","state":"active","lastSeen":1700000000000}'
+		src 2 1700000001000 '{"server":"/tmp/tmux-test","source":"claude","kind":"deterministic","state":"active","lastSeen":1700000001000}'
+		src 3 1700000005000 '{"server":"/tmp/tmux-test","source":"claude","kind":"deterministic","state":"stale","lastSeen":1700000001000}'
+		src 4 1700000006000 '{"server":"/tmp/other","source":"poller","kind":"heuristic","state":"down","lastSeen":null,"detail":"no tmux server"}'
+		# Told earlier, stored late: it does not go back.
+		src 5 1699999999000 '{"server":"/tmp/tmux-test","source":"claude","kind":"deterministic","state":"active","lastSeen":1699999999000}'
+		# Hostile: changes nothing, or only what it says rightly.
+		src 6 1700000007000 '{"server":"/tmp/tmux-test","source":7,"state":"active"}'
+		src 7 1700000007000 '[1]'
+		src 8 1700000007000 '{"server":"/tmp/tmux-test","source":"x"}'
+		src 9 1700000007000 '{"server":"/tmp/tmux-test","source":"poller","state":"down","kind":5,"lastSeen":"soon","detail":{"a":1}}'
+	} >in.jsonl
+	run starry-state append in.jsonl
+	assert_success
+	run sqlite3 "$STARRY_HOME/state.db" "select server, source, kind, state, last_seen, detail, updated from tmux_sources order by server, source"
+	assert_output "/tmp/other|poller|heuristic|down||no tmux server|1700000006000
+/tmp/tmux-test|claude|deterministic|stale|1700000001000||1700000005000
+/tmp/tmux-test|poller|heuristic|down|1700000000000||1700000007000"
+	# The session's title is the binding's; the pane's own is not.
+	{
+		TITLE='"Fix it"' TITLE_FROM='"prompt"' tmux_pane 10 %5 1 work running none claude session=s5 ts=1700000000000
+		TITLE='"✳ Fix"' TITLE_FROM='"pane"' tmux_pane 11 %5 1 work running none claude session=s5 ts=1700000000500
+		TITLE='"parser"' TITLE_FROM='"rename"' tmux_pane 12 %5 1 work idle none claude session=s5 ts=1700000000600
+		TITLE='7' TITLE_FROM='"agent"' tmux_pane 13 %5 1 work idle none claude session=s5 ts=1700000000700
+		TITLE='"✳ other"' TITLE_FROM='"pane"' tmux_pane 14 %6 1 work idle none claude session=s6 ts=1700000000800
+	} >titles.jsonl
+	append_quietly titles.jsonl
+	run sqlite3 "$STARRY_HOME/state.db" "select pane_id, agent_session, title, title_from from tmux_bindings order by pane_id"
+	assert_output "%5|s5|parser|rename
+%6|s6||"
+	# %5 goes; a day and a moment later %6 goes, and %5 is forgotten.
+	{
+		tmux_pane 15 %5 1 work gone none claude session=s5 ts=1700000001000
+		tmux_pane 16 %6 1 work gone none claude session=s6 ts=$((1700000001000 + 86400000 + 1))
+	} >gone.jsonl
+	append_quietly gone.jsonl
+	run sqlite3 "$STARRY_HOME/state.db" "select pane_id, tombstoned is not null from tmux_panes order by pane_id"
+	assert_output "%6|1"
+	run sqlite3 "$STARRY_HOME/state.db" "select pane_id from tmux_bindings"
+	assert_output "%6"
+	# The log keeps every event.
+	[ "$(starry-state query --type TMUX:PANE_STATE | wc -l)" -eq 7 ]
 }
 
 # ---- cursors ----

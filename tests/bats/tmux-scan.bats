@@ -452,7 +452,7 @@ spooled() {
 	echo "$output"
 	assert_output "$(printf '%s\n' idle/heuristic running/deterministic waiting_approval/deterministic running/deterministic idle/deterministic)"
 	# Each event is the pane's, in its agent session, with what it was.
-	jq -se 'map(.payload)[2] | .from == "running" and .attention == "approval" and .agent == "claude" and .generation == 1' events.jsonl
+	jq -se 'map(select(.type == "TMUX:PANE_STATE") | .payload)[2] | .from == "running" and .attention == "approval" and .agent == "claude" and .generation == 1' events.jsonl
 	jq -se 'map(select(.sessionId == "sess-1" and .source == "tmux:'"$p"'")) | length == 4' events.jsonl
 	# Every spooled event was taken.
 	[ -z "$(spooled)" ]
@@ -468,11 +468,11 @@ spooled() {
 	run starry-tmux-scan status -L "$SOCK" --format plain
 	assert_output "1 running"
 	# 3 s without a hook: the screen (idle) takes over.
-	wait_for 6 sh -c 'jq -r ".payload | \"\(.state)/\(.evidence)\"" events.jsonl | tail -1 | grep -qx idle/heuristic'
+	wait_for 6 sh -c 'jq -r "select(.type == \"TMUX:PANE_STATE\") | .payload | \"\(.state)/\(.evidence)\"" events.jsonl | tail -1 | grep -qx idle/heuristic'
 	run starry-tmux-scan status -L "$SOCK" --format plain
 	assert_output "1 idle"
 	hook_in "$p" PreToolUse
-	wait_for 2 sh -c 'jq -r ".payload | \"\(.state)/\(.evidence)\"" events.jsonl | tail -1 | grep -qx running/deterministic'
+	wait_for 2 sh -c 'jq -r "select(.type == \"TMUX:PANE_STATE\") | .payload | \"\(.state)/\(.evidence)\"" events.jsonl | tail -1 | grep -qx running/deterministic'
 	stop_watcher
 	# A stopped watcher leaves no cache to trust: status looks itself.
 	run starry-tmux-scan status -L "$SOCK" --format plain
@@ -485,7 +485,7 @@ spooled() {
 	hook_in "$p" PreToolUse
 	wait_for 5 sh -c 'jq -r .payload.evidence events.jsonl | grep -q deterministic'
 	stop_watcher
-	jq -se 'map(.payload) | last | .state == "waiting_approval" and .evidence == "deterministic" and (.reason | test("the screen shows an approval"))' events.jsonl
+	jq -se 'map(select(.type == "TMUX:PANE_STATE") | .payload) | last | .state == "waiting_approval" and .evidence == "deterministic" and (.reason | test("the screen shows an approval"))' events.jsonl
 	# The store binds the hook's session to the pane, and sums the tmux
 	# session up.
 	db=$STARRY_HOME/state.db
@@ -496,6 +496,66 @@ spooled() {
 	assert_output "1|1"
 }
 
+# pane_event JQ: the watcher's latest TMUX:PANE_STATE payload meets JQ.
+pane_event() {
+	jq -se "map(select(.type == \"TMUX:PANE_STATE\") | .payload) | last | $1" events.jsonl >/dev/null
+}
+
+@test "watch: the session's title from its hooks (a rename in its transcript, else its first prompt) over the pane's, in the events, the menu and the store's binding" {
+	p=$(show_in_pane claude "$SCREENS/claude/waiting_approval--git-push-force.txt")
+	tmux -L "$SOCK" select-pane -t "$p" -T '✳ Push #42'
+	t=$PWD/transcript.jsonl
+	watcher
+	wait_for 5 pane_event '.title == "Push #42" and .titleFrom == "pane"'
+	# The first prompt names the session: its first line, cleaned.
+	hook_in "$p" UserPromptSubmit ',"prompt":"  Fix the\tflaky \u001b[31mparser test\nwith details","transcript_path":"'"$t"'"'
+	wait_for 5 pane_event '.title == "Fix the flaky [31mparser test" and .titleFrom == "prompt"'
+	# A later prompt does not; the user's rename, in the transcript, does.
+	hook_in "$p" UserPromptSubmit ',"prompt":"and the docs","transcript_path":"'"$t"'"'
+	printf '%s\n' '{"type":"user","message":{"content":"Fix"}}' \
+	    '{"type":"ai-title","aiTitle":"Parser test fixes"}' \
+	    '{"type":"custom-title","customTitle":"parser #7","sessionId":"sess-1"}' > "$t"
+	hook_in "$p" Stop ',"transcript_path":"'"$t"'"'
+	wait_for 5 pane_event '.title == "parser #7" and .titleFrom == "rename"'
+	# A transcript path that is a FIFO, a folder or junk blocks nothing.
+	mkfifo fifo
+	hook_in "$p" Stop ',"transcript_path":"'"$PWD"'/fifo"'
+	hook_in "$p" Stop ',"transcript_path":"/"'
+	hook_in "$p" Stop ',"transcript_path":{"x":1},"prompt":7'
+	hook_in "$p" PermissionRequest ',"transcript_path":"/dev/zero"'
+	wait_for 5 pane_event '.state == "waiting_approval" and .evidence == "deterministic" and .title == "parser #7"'
+	# The menu shows the session's title, # kept literal for tmux.
+	run starry-tmux-scan menu -L "$SOCK" --dry-run -c /dev/pts/9
+	assert_line --index 5 'work:0.0  claude  waiting_approval (approval)  parser ##7'
+	stop_watcher
+	# The store keeps the session's title with its binding to the pane.
+	db=$STARRY_HOME/state.db
+	wait_for 5 sh -c "[ \"\$(sqlite3 '$db' 'select title_from from tmux_bindings')\" = rename ]"
+	run sqlite3 "$db" "select pane_id, agent_session, title, title_from from tmux_bindings"
+	assert_output "$p|sess-1|parser #7|rename"
+}
+
+@test "watch: the health of its sources (the poller, each agent's hooks) is told when it changes and stored; a stopped watcher leaves them down" {
+	p=$(show_in_pane claude "$SCREENS/claude/idle--after-answer-prompt-empty.txt")
+	watcher
+	wait_for 5 sh -c 'jq -e "select(.type == \"TMUX:SOURCE_HEALTH\" and .payload.source == \"poller\" and .payload.state == \"active\")" events.jsonl'
+	hook_in "$p" UserPromptSubmit
+	wait_for 5 sh -c 'jq -e "select(.payload.source == \"claude\" and .payload.state == \"active\")" events.jsonl'
+	# Three seconds without a hook: stale, told once.
+	wait_for 6 sh -c 'jq -e "select(.payload.source == \"claude\" and .payload.state == \"stale\")" events.jsonl'
+	stop_watcher
+	run jq -r 'select(.type == "TMUX:SOURCE_HEALTH") | .payload | "\(.source) \(.kind) \(.state) \(.detail)"' events.jsonl
+	assert_output "$(printf '%s\n' 'poller heuristic active null' \
+	    'claude deterministic active null' 'claude deterministic stale null' \
+	    'poller heuristic down the watcher stopped' \
+	    'claude deterministic down the watcher stopped')"
+	jq -se 'map(select(.type == "TMUX:SOURCE_HEALTH")) | all(.source == "starry-tmux-scan" and (.payload.server | endswith("/'"$SOCK"'")) and (.payload.lastSeen | type) == "number")' events.jsonl
+	db=$STARRY_HOME/state.db
+	wait_for 5 sh -c "[ \"\$(sqlite3 '$db' 'select count(*) from tmux_sources where state = \"down\"')\" = 2 ]"
+	run sqlite3 "$db" "select source, kind, state, last_seen > 0, detail from tmux_sources order by source"
+	assert_output "$(printf '%s\n' 'claude|deterministic|down|1|the watcher stopped' 'poller|heuristic|down|1|the watcher stopped')"
+}
+
 @test "watch: a reused pane is a new generation, the old one tombstoned; the store's tmux_panes keeps both" {
 	p=$(show_in_pane claude "$SCREENS/claude/idle--after-answer-prompt-empty.txt")
 	watcher
@@ -504,7 +564,7 @@ spooled() {
 	wait_for 5 sh -c 'jq -r .payload.generation events.jsonl | grep -q 2'
 	wait_for 5 sh -c '[ "$(jq -r "select(.payload.generation == 2) | .payload.state" events.jsonl | tail -1)" = running ]'
 	stop_watcher
-	run jq -r '.payload | "\(.generation) \(.presence) \(.state) \(.tombstoned)"' events.jsonl
+	run jq -r 'select(.type == "TMUX:PANE_STATE") | .payload | "\(.generation) \(.presence) \(.state) \(.tombstoned)"' events.jsonl
 	assert_line "1 managed idle false"
 	assert_line "1 gone idle true"
 	assert_line "2 managed running false"
@@ -677,7 +737,7 @@ EOF
 	wait_for 5 sh -c "! kill -0 $WATCHER 2>/dev/null"
 	wait "$WATCHER"
 	grep -q "no tmux server at .* any more; stopping" watch.err
-	jq -se --arg p "$p" 'map(.payload) | last | .pane == $p and .tombstoned and .presence == "gone"' events.jsonl
+	jq -se --arg p "$p" 'map(select(.type == "TMUX:PANE_STATE") | .payload) | last | .pane == $p and .tombstoned and .presence == "gone"' events.jsonl
 	# It took its cache with it.
 	[ -z "$(find "$STARRY_RUNTIME/tmux" -name status.json)" ]
 	WATCHER=

@@ -86,8 +86,25 @@ hook(struct tracker *t, int64_t now, const char *event, int64_t at,
 	struct hook_meaning m;
 
 	assert_int_equal(hook_meaning("claude", payload, &m), 0);
-	assert_int_equal(tracker_hook(t, now, "%1", "claude", "s1", &m, at,
+	assert_int_equal(tracker_hook(t, now, "%1", "claude", "s1", &m, NULL, at,
 	    record, l), 0);
+	json_decref(payload);
+}
+
+/* A hook of session sess saying title (rank PROMPT or RENAME). */
+static void
+titled_hook(struct tracker *t, int64_t now, const char *event,
+    const char *sess, enum title_rank r, const char *title, struct log *l)
+{
+	json_t *payload = json_pack("{s:s}", "hook_event_name", event);
+	struct session_title st = {0};
+	struct hook_meaning m;
+
+	if (title != NULL)
+		title_offer(&st, r, title, strlen(title));
+	assert_int_equal(hook_meaning("claude", payload, &m), 0);
+	assert_int_equal(tracker_hook(t, now, "%1", "claude", sess, &m, &st,
+	    now, record, l), 0);
 	json_decref(payload);
 }
 
@@ -130,6 +147,52 @@ test_a_fresh_hook_wins_goes_stale_and_is_promoted_again(void **state)
 	hook(&t, 9500, "Stop", 9500, &l);
 	assert_int_equal(last(&l)->state, PANE_IDLE);
 	assert_int_equal(last(&l)->attention, ATTENTION_FINISHED);
+	tracker_free(&t);
+}
+
+static void
+test_a_session_title_once_bound_is_the_panes_until_the_session_changes(void **state)
+{
+	struct tracker t;
+	struct log l = {0};
+	struct pane_verdict v = {0};
+	struct track_seen s = {
+		.id = "%1", .pid = 42, .session = "work", .target = "work:0.0",
+		.verdict = &v, .screen_hash = 1,
+	};
+
+	(void)state;
+	tracker_init(&t);
+	v.agent = claude();
+	v.state = PANE_IDLE;
+	snprintf(v.title, sizeof v.title, "from the pane");
+	assert_int_equal(tracker_scan(&t, 1000, &s, 1, record, &l), 0);
+	assert_string_equal(last(&l)->title, "from the pane");
+	assert_int_equal(last(&l)->title_from, TITLE_PANE);
+	/* The handshake: the session's prompt is the title now. */
+	titled_hook(&t, 2000, "UserPromptSubmit", "s1", TITLE_PROMPT,
+	    "Fix the parser", &l);
+	assert_string_equal(last(&l)->title, "Fix the parser");
+	assert_int_equal(last(&l)->title_from, TITLE_PROMPT);
+	/* A later prompt is not the session's title; a rename is. */
+	titled_hook(&t, 2100, "UserPromptSubmit", "s1", TITLE_PROMPT,
+	    "and the tests", &l);
+	assert_string_equal(t.v[0].view.title, "Fix the parser");
+	titled_hook(&t, 2200, "Stop", "s1", TITLE_RENAME, "parser", &l);
+	assert_string_equal(last(&l)->title, "parser");
+	/* Stale hooks: the title stays the session's. */
+	assert_int_equal(tracker_scan(&t, 9000, &s, 1, record, &l), 0);
+	assert_int_equal(t.v[0].view.evidence, EVIDENCE_HEURISTIC);
+	assert_string_equal(t.v[0].view.title, "parser");
+	/* Another session in the pane starts afresh. */
+	titled_hook(&t, 9100, "SessionStart", "s2", TITLE_NONE, NULL, &l);
+	assert_string_equal(last(&l)->title, "from the pane");
+	titled_hook(&t, 9200, "UserPromptSubmit", "s2", TITLE_PROMPT,
+	    "Second session", &l);
+	assert_string_equal(last(&l)->title, "Second session");
+	/* Its end takes its title away. */
+	titled_hook(&t, 9300, "SessionEnd", "s2", TITLE_RENAME, "late", &l);
+	assert_string_equal(last(&l)->title, "from the pane");
 	tracker_free(&t);
 }
 
@@ -271,6 +334,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_fresh_hook_wins_goes_stale_and_is_promoted_again),
+		cmocka_unit_test(test_a_session_title_once_bound_is_the_panes_until_the_session_changes),
 		cmocka_unit_test(test_the_screen_wins_over_a_hook_that_says_running),
 		cmocka_unit_test(test_idle_only_after_a_stable_window_and_running_needs_output),
 		cmocka_unit_test(test_a_reused_pane_id_is_a_new_generation_and_a_gone_pane_a_tombstone),
