@@ -470,9 +470,17 @@ take_entry(void *ctx, json_t *entry)
 	    strcmp(p->hook_session, session != NULL ? session : "") != 0 ||
 	    strstr(m.event, "ToolUse") == NULL;
 	title_from_payload(&title, payload, read);
-	if (tracker_hook(&w->tracker, event_now_ms(), pane, provider, session,
-	    &m, &title, at, tell, w) < 0)
+	switch (tracker_hook(&w->tracker, event_now_ms(), pane, provider,
+	    session, &m, &title, at, tell, w)) {
+	case -1:
 		diag_warn("watch: out of memory");
+		break;
+	case 1:
+		diag_note("watch: a %s %s hook event of pane %s, made before "
+		    "its pane went or was reused: passed over", provider,
+		    m.event, pane);
+		break;
+	}
 }
 
 static void

@@ -15,6 +15,7 @@ void
 tracker_free(struct tracker *t)
 {
 	free(t->v);
+	free(t->dead);
 	memset(t, 0, sizeof *t);
 }
 
@@ -187,11 +188,52 @@ settle(struct track_pane *p, int64_t now, track_change_fn *fn, void *ctx)
 		fn(ctx, &c);
 }
 
+/* Forget the tombstones whose grace is over. */
 static void
-tombstone(struct track_pane *p, track_change_fn *fn, void *ctx)
+prune(struct tracker *t, int64_t now)
+{
+	for (size_t i = 0; i < t->ndead;) {
+		if (t->dead[i].until < now)
+			t->dead[i] = t->dead[--t->ndead];
+		else
+			i++;
+	}
+}
+
+/* Whether pane id has a tombstone still kept. */
+static bool
+find_dead(const struct tracker *t, const char *id)
+{
+	for (size_t i = 0; i < t->ndead; i++)
+		if (strcmp(t->dead[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Tombstone p's generation: told (when it was) and kept a while. */
+static void
+tombstone(struct tracker *t, struct track_pane *p, int64_t now,
+    track_change_fn *fn, void *ctx)
 {
 	struct track_change c;
 
+	if (t->ndead == t->capdead) {
+		size_t cap = t->capdead ? 2 * t->capdead : 8;
+		struct track_tombstone *v = reallocarray(t->dead, cap,
+		    sizeof *v);
+
+		if (v != NULL) {
+			t->dead = v;
+			t->capdead = cap;
+		}
+	}
+	/* Out of memory, the tombstone is only told. */
+	if (t->ndead < t->capdead) {
+		struct track_tombstone *d = &t->dead[t->ndead++];
+
+		snprintf(d->id, sizeof d->id, "%s", p->id);
+		d->until = now + TRACK_TOMBSTONE_MS;
+	}
 	if (!p->told || fn == NULL)
 		return;
 	memset(&c, 0, sizeof c);
@@ -232,6 +274,7 @@ int
 tracker_scan(struct tracker *t, int64_t now, const struct track_seen *seen,
     size_t n, track_change_fn *fn, void *ctx)
 {
+	prune(t, now);
 	for (size_t i = 0; i < t->n; i++)
 		t->v[i].seen = false;
 	for (size_t i = 0; i < n; i++) {
@@ -243,15 +286,21 @@ tracker_scan(struct tracker *t, int64_t now, const struct track_seen *seen,
 			unsigned g = p->generation + 1;
 			char id[sizeof p->id];
 
-			tombstone(p, fn, ctx);
+			tombstone(t, p, now, fn, ctx);
 			memcpy(id, p->id, sizeof id);
 			memset(p, 0, sizeof *p);
 			memcpy(p->id, id, sizeof id);
 			p->generation = g;
+			p->born = now;
 			p->view.state = PANE_UNKNOWN;
 		}
-		if (p == NULL && (p = add(t, s->id)) == NULL)
-			return -1;
+		if (p == NULL) {
+			if ((p = add(t, s->id)) == NULL)
+				return -1;
+			p->born = now;
+		}
+		if (p->born == 0)
+			p->born = now;	/* first heard of by a hook */
 		p->seen = true;
 		p->pid = s->pid;
 		snprintf(p->session, sizeof p->session, "%s", s->session);
@@ -264,7 +313,7 @@ tracker_scan(struct tracker *t, int64_t now, const struct track_seen *seen,
 			i++;
 			continue;
 		}
-		tombstone(&t->v[i], fn, ctx);
+		tombstone(t, &t->v[i], now, fn, ctx);
 		t->v[i] = t->v[--t->n];
 	}
 	return 0;
@@ -278,13 +327,18 @@ tracker_hook(struct tracker *t, int64_t now, const char *id,
 {
 	struct track_pane *p = find(t, id);
 
+	if (session == NULL)
+		session = "";
+	prune(t, now);
+	/* A gone pane's late event, or one made before the new generation
+	 * was seen (the old one's): passed over. */
+	if (find_dead(t, id) && (p == NULL || at < p->born))
+		return 1;
 	if (p == NULL && (p = add(t, id)) == NULL)
 		return -1;
 	/* An event older than the last one taken changes nothing. */
 	if (at < p->hook_at)
 		return 0;
-	if (session == NULL)
-		session = "";
 	/* Another session in the pane has a title of its own; a session
 	 * that ended has none. */
 	if (strncmp(session, p->hook_session, sizeof p->hook_session - 1) ||

@@ -9,7 +9,10 @@
  *   TRACK_IDLE_STABLE_MS; its running needs output (a screen that changed)
  *   within TRACK_OUTPUT_MS, or it counts with half the confidence.
  * - A pane id whose first process changed is a new generation; the old
- *   one is tombstoned, and so is a pane that went away.
+ *   one is tombstoned, and so is a pane that went away. A tombstone is
+ *   kept for TRACK_TOMBSTONE_MS: a hook event made before the new
+ *   generation was seen is the old one's, and one for a pane gone is
+ *   late; both are passed over, not bound to a pane they are not of.
  *
  * Time is passed in (ms): nothing here reads a clock, so tests drive it. */
 #ifndef STARRY_TRACKER_H
@@ -27,6 +30,7 @@
 #define TRACK_FRESH_MS       3000
 #define TRACK_IDLE_STABLE_MS 1500
 #define TRACK_OUTPUT_MS      8000
+#define TRACK_TOMBSTONE_MS   60000
 
 struct track_view {
 	char agent[33];		/* "" for none */
@@ -44,6 +48,7 @@ struct track_pane {
 	char id[16];
 	pid_t pid;
 	unsigned generation;
+	int64_t born;			/* when this generation was seen */
 	char session[128], target[160];
 	bool seen;			/* in the last scan */
 	/* the poller's */
@@ -67,9 +72,17 @@ struct track_pane {
 	bool told;
 };
 
+/* A generation gone, kept a while to tell its late hook events by. */
+struct track_tombstone {
+	char id[16];
+	int64_t until;
+};
+
 struct tracker {
 	struct track_pane *v;
 	size_t n, cap;
+	struct track_tombstone *dead;
+	size_t ndead, capdead;
 };
 
 /* What changed, for the caller to tell: a pane's new view, or its
@@ -101,8 +114,8 @@ int tracker_scan(struct tracker *t, int64_t now, const struct track_seen *seen,
  * yet), with what it says of its session's title (NULL: nothing). The
  * title is the session's: a new session in the pane, or its end, starts
  * it afresh. A pane's session title, once known, is its title; until
- * then the pane's own (by the signatures) is. Returns 0, or -1 on
- * ENOMEM. */
+ * then the pane's own (by the signatures) is. Returns 0; 1 when the
+ * event is a tombstoned generation's and was passed over; -1 on ENOMEM. */
 int tracker_hook(struct tracker *t, int64_t now, const char *id,
     const char *provider, const char *session, const struct hook_meaning *m,
     const struct session_title *title, int64_t at, track_change_fn *fn,

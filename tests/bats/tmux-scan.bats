@@ -556,14 +556,22 @@ pane_event() {
 	assert_output "$(printf '%s\n' 'claude|deterministic|down|1|the watcher stopped' 'poller|heuristic|down|1|the watcher stopped')"
 }
 
-@test "watch: a reused pane is a new generation, the old one tombstoned; the store's tmux_panes keeps both" {
+@test "watch: a reused pane is a new generation, the old one tombstoned, its late hook event passed over; the store's tmux_panes keeps both" {
 	p=$(show_in_pane claude "$SCREENS/claude/idle--after-answer-prompt-empty.txt")
 	watcher
 	wait_for 5 sh -c '[ -n "$(jq -r .type events.jsonl)" ]'
 	tmux -L "$SOCK" respawn-pane -k -t "$p" "PATH=$BATS_TEST_TMPDIR/bin:\$PATH; sh -c 'claude $SCREENS/claude/running--crafting-rust-edit.txt'"
 	wait_for 5 sh -c 'jq -r .payload.generation events.jsonl | grep -q 2'
 	wait_for 5 sh -c '[ "$(jq -r "select(.payload.generation == 2) | .payload.state" events.jsonl | tail -1)" = running ]'
+	# A hook event the old generation made before it went, taken late:
+	# passed over, not the new generation's.
+	spool=$(dirname "$(find "$STARRY_RUNTIME/tmux" -name watch.lock)")/spool
+	jq -nc --arg p "$p" --arg s "$(tmux -L "$SOCK" display -p '#{socket_path}')" --argjson at "$(($(date +%s%3N) - 10000))" \
+	    '{provider: "claude", pane: $p, server: $s, at: $at, event: "Stop", session: "old", payload: {hook_event_name: "Stop", session_id: "old"}}' > "$spool/000000000001.late.json.tmp"
+	mv "$spool/000000000001.late.json.tmp" "$spool/000000000001.late.json"
+	wait_for 5 grep -q "a claude Stop hook event of pane $p, made before its pane went or was reused: passed over" watch.err
 	stop_watcher
+	[ "$(jq -r 'select(.payload.generation == 2) | .payload.evidence' events.jsonl | sort -u)" = heuristic ]
 	run jq -r 'select(.type == "TMUX:PANE_STATE") | .payload | "\(.generation) \(.presence) \(.state) \(.tombstoned)"' events.jsonl
 	assert_line "1 managed idle false"
 	assert_line "1 gone idle true"

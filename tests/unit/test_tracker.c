@@ -281,6 +281,63 @@ test_a_reused_pane_id_is_a_new_generation_and_a_gone_pane_a_tombstone(
 	tracker_free(&t);
 }
 
+/* A hook event for %1 made at at, taken at now: tracker_hook's result. */
+static int
+hook_rc(struct tracker *t, int64_t now, const char *event, int64_t at,
+    struct log *l)
+{
+	json_t *payload = json_pack("{s:s}", "hook_event_name", event);
+	struct hook_meaning m;
+	int rc;
+
+	assert_int_equal(hook_meaning("claude", payload, &m), 0);
+	rc = tracker_hook(t, now, "%1", "claude", "s1", &m, NULL, at, record,
+	    l);
+	json_decref(payload);
+	return rc;
+}
+
+static void
+test_a_tombstone_keeps_late_hook_events_off_panes_they_are_not_of(
+    void **state)
+{
+	struct tracker t;
+	struct log l = {0};
+	size_t n;
+
+	(void)state;
+	tracker_init(&t);
+	scan(&t, 1000, 42, PANE_RUNNING, 1, &l);
+	hook(&t, 1100, "PreToolUse", 1100, &l);
+	scan(&t, 2000, 77, PANE_IDLE, 2, &l);
+	n = l.n;
+	/* The old generation's Stop, made before the new one was seen and
+	 * taken after: not the new generation's. */
+	assert_int_equal(hook_rc(&t, 2100, "Stop", 1900, &l), 1);
+	assert_int_equal(l.n, n);
+	assert_int_equal(t.v[0].view.evidence, EVIDENCE_HEURISTIC);
+	assert_int_equal(t.v[0].hook_at, 0);
+	/* One made after is. */
+	assert_int_equal(hook_rc(&t, 2200, "UserPromptSubmit", 2200, &l), 0);
+	assert_int_equal(last(&l)->state, PANE_RUNNING);
+	assert_int_equal(l.c[l.n - 1].generation, 2);
+	/* Gone: a late event makes no pane. */
+	assert_int_equal(tracker_scan(&t, 3000, NULL, 0, record, &l), 0);
+	n = l.n;
+	assert_int_equal(hook_rc(&t, 3100, "Stop", 2950, &l), 1);
+	assert_int_equal(hook_rc(&t, 3000 + TRACK_TOMBSTONE_MS,
+	    "PreToolUse", 3000 + TRACK_TOMBSTONE_MS, &l), 1);
+	assert_int_equal(t.n, 0);
+	assert_int_equal(l.n, n);
+	/* Its grace over, the tombstone is forgotten: the id is a pane's
+	 * again (tmux gives ids anew when its server starts again). */
+	assert_int_equal(hook_rc(&t, 3001 + TRACK_TOMBSTONE_MS, "PreToolUse",
+	    3001 + TRACK_TOMBSTONE_MS, &l), 0);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.ndead, 0);
+	tracker_free(&t);
+}
+
 static void
 test_hook_events_mean_what_they_say(void **state)
 {
@@ -338,6 +395,7 @@ main(void)
 		cmocka_unit_test(test_the_screen_wins_over_a_hook_that_says_running),
 		cmocka_unit_test(test_idle_only_after_a_stable_window_and_running_needs_output),
 		cmocka_unit_test(test_a_reused_pane_id_is_a_new_generation_and_a_gone_pane_a_tombstone),
+		cmocka_unit_test(test_a_tombstone_keeps_late_hook_events_off_panes_they_are_not_of),
 		cmocka_unit_test(test_hook_events_mean_what_they_say),
 	};
 
