@@ -20,6 +20,7 @@ setup() {
 
 teardown() {
 	[ -n "${WATCHER:-}" ] && kill "$WATCHER" 2>/dev/null
+	tmux -L "${SOCK}o" kill-server 2>/dev/null || true
 	tmux -L "$SOCK" kill-server 2>/dev/null || true
 }
 
@@ -712,6 +713,40 @@ EOF
 	run starry-tmux-scan menu -L "$SOCK"
 	[ "$status" -eq 69 ]
 	assert_output --partial "tmux display-menu:"
+}
+
+@test "menu: on a live client, choosing an agent by its key switches the client to its pane" {
+	p1=$(show_in_pane claude "$SCREENS/claude/idle--after-answer-prompt-empty.txt")
+	p2=$(show_in_pane claude "$SCREENS/claude/waiting_approval--git-push-force.txt")
+	# A real client: the test's server attached from a pane of a second
+	# private server, whose keys the test types.
+	outer="${SOCK}o"
+	tmux -L "$outer" -f /dev/null new-session -d -s outer -x 160 -y 50 \
+	    "env -u TMUX tmux -L $SOCK attach -t work"
+	wait_for 5 sh -c "[ -n \"\$(tmux -L $SOCK list-clients -F '#{client_name}')\" ]"
+	client=$(tmux -L "$SOCK" list-clients -F '#{client_name}')
+	tmux -L "$SOCK" switch-client -c "$client" -t "$p1"
+	[ "$(tmux -L "$SOCK" display -p -c "$client" '#{pane_id}')" = "$p1" ]
+	# As tmux's display-menu does, menu waits until the menu is closed.
+	starry-tmux-scan menu -L "$SOCK" -c "$client" 3>&- &
+	menu=$!
+	# The menu is on the client's screen, its one item under key 1.
+	wait_for 5 sh -c "tmux -L $outer capture-pane -p -t outer: | grep -q 'agents that need you'"
+	tmux -L "$outer" capture-pane -p -t outer: | grep -F 'waiting_approval (approval)' | grep -q '(1)'
+	kill -0 "$menu"
+	tmux -L "$outer" send-keys -t outer: 1
+	wait "$menu"
+	wait_for 5 sh -c "[ \"\$(tmux -L $SOCK display -p -c '$client' '#{pane_id}')\" = '$p2' ]"
+	# The menu is gone from the screen.
+	wait_for 5 sh -c "! tmux -L $outer capture-pane -p -t outer: | grep -q 'agents that need you'"
+	# Escape closes it choosing nothing: the client stays where it is.
+	starry-tmux-scan menu -L "$SOCK" -c "$client" 3>&- &
+	menu=$!
+	wait_for 5 sh -c "tmux -L $outer capture-pane -p -t outer: | grep -q 'agents that need you'"
+	tmux -L "$outer" send-keys -t outer: Escape
+	wait "$menu"
+	[ "$(tmux -L "$SOCK" display -p -c "$client" '#{pane_id}')" = "$p2" ]
+	tmux -L "$outer" kill-server
 }
 
 @test "contrib/tmux/starry.tmux: puts the counts before the status line once, binds the menu key, honours its options" {
