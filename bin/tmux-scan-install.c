@@ -1,7 +1,8 @@
 /* starry-tmux-scan install-hooks: put `starry-tmux-scan hook` into an
  * agent's own settings, beside every hook the user already has, the way
- * the agent nests them: Claude Code's settings.json "hooks" (event ->
- * matcher groups -> commands), Codex's config.toml "notify" program. */
+ * the agent nests them: Claude Code's settings.json "hooks" and Codex's
+ * hooks.json (event -> matcher groups -> commands), and Codex's
+ * config.toml "notify" program. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,12 +26,14 @@ static const char install_usage[] =
 "Add 'starry-tmux-scan hook' to the agent's settings, keeping every hook\n"
 "and setting already there: for Claude Code, a command hook for each of\n"
 "the events the watcher reads, in settings.json (~/.claude, or\n"
-"$CLAUDE_CONFIG_DIR); for Codex, the notify program in config.toml\n"
-"(~/.codex, or $CODEX_HOME). Running it again changes nothing. Before a\n"
-"file is changed, a copy of it is kept beside it (FILE.bak-TIME).\n"
+"$CLAUDE_CONFIG_DIR); for Codex, the same in hooks.json and the notify\n"
+"program in config.toml (~/.codex, or $CODEX_HOME). Running it again\n"
+"changes nothing. Before a file is changed, a copy of it is kept beside\n"
+"it (FILE.bak-TIME).\n"
 "\n"
 "options:\n"
-"      --settings FILE     this settings file instead\n"
+"      --settings FILE     this settings file only (for Codex, a name\n"
+"                          ending in .json is a hooks.json)\n"
 "  -n, --dry-run           print what the file would become; write nothing\n"
 "  -u, --uninstall         take out what install-hooks put in\n"
 "  -h, --help              this help\n"
@@ -49,15 +52,31 @@ static const struct option install_options[] = {
 	{NULL, 0, NULL, 0}
 };
 
-/* The Claude Code events the watcher reads; tool events take a matcher. */
-static const struct {
+/* The hook events the watcher reads, per agent; tool events take a
+ * matcher. */
+struct hook_event {
 	const char *event;
 	bool tools;
-} claude_events[] = {
+};
+
+static const struct hook_event claude_events[] = {
 	{"SessionStart", false}, {"UserPromptSubmit", false},
 	{"PreToolUse", true}, {"PermissionRequest", true},
 	{"PostToolUse", true}, {"Notification", false}, {"Stop", false},
-	{"SubagentStop", false}, {"SessionEnd", false},
+	{"SubagentStop", false}, {"SessionEnd", false}, {NULL, false},
+};
+
+static const struct hook_event codex_events[] = {
+	{"SessionStart", false}, {"UserPromptSubmit", false},
+	{"PreToolUse", true}, {"PermissionRequest", true},
+	{"PostToolUse", true}, {"Stop", false}, {"StopFailure", false},
+	{NULL, false},
+};
+
+/* The files install-hooks edits. */
+enum settings_kind {
+	SETTINGS_HOOKS_JSON,	/* {"hooks": {EVENT: [groups]}} */
+	SETTINGS_CODEX_TOML,	/* notify = [...] */
 };
 
 /* This program by its full path, so that the agent's PATH does not
@@ -98,21 +117,23 @@ is_ours(const char *cmd, const char *provider)
 	    at[-1] == '"' || at[-1] == '\'');
 }
 
+/* The file name in the agent's folder ($CLAUDE_CONFIG_DIR, $CODEX_HOME,
+ * else ~/.claude, ~/.codex). */
 static char *
-default_path(const char *provider)
+default_path(const char *provider, const char *name)
 {
-	const char *dir = getenv(strcmp(provider, "claude") == 0 ?
-	    "CLAUDE_CONFIG_DIR" : "CODEX_HOME"), *home = getenv("HOME");
+	bool claude = strcmp(provider, "claude") == 0;
+	const char *dir = getenv(claude ? "CLAUDE_CONFIG_DIR" : "CODEX_HOME"),
+	    *home = getenv("HOME");
 	char *path;
 
 	if (dir != NULL && dir[0] != '\0')
-		return starry_path_join(dir, strcmp(provider, "claude") == 0 ?
-		    "settings.json" : "config.toml");
+		return starry_path_join(dir, name);
 	if (home == NULL || home[0] == '\0')
 		diag_die(EX_CONFIG, "install-hooks: no HOME to find the "
 		    "settings in (use --settings)");
-	if (asprintf(&path, "%s/%s", home, strcmp(provider, "claude") == 0 ?
-	    ".claude/settings.json" : ".codex/config.toml") < 0)
+	if (asprintf(&path, "%s/%s/%s", home, claude ? ".claude" : ".codex",
+	    name) < 0)
 		diag_die(EX_OSERR, "out of memory");
 	return path;
 }
@@ -141,7 +162,7 @@ read_settings(const char *path, bool *exists)
 	return text;
 }
 
-/* ---- Claude Code: settings.json ---- */
+/* ---- settings.json (Claude Code) and hooks.json (Codex) ---- */
 
 static bool
 group_has_ours(json_t *group, const char *provider)
@@ -156,12 +177,16 @@ group_has_ours(json_t *group, const char *provider)
 	return false;
 }
 
-/* Add or take out our hook in doc (an object). Returns the changes. */
+/* Add or take out provider's hook in doc (an object) for each of its
+ * events. Returns the changes. */
 static int
-claude_edit(json_t *doc, const char *path, bool uninstall)
+hooks_edit(json_t *doc, const char *path, const char *provider,
+    bool uninstall)
 {
+	const struct hook_event *events = strcmp(provider, "claude") == 0 ?
+	    claude_events : codex_events;
 	json_t *hooks = json_object_get(doc, "hooks");
-	char *cmd = hook_command("claude");
+	char *cmd = hook_command(provider);
 	int changes = 0;
 
 	if (hooks != NULL && !json_is_object(hooks))
@@ -174,9 +199,8 @@ claude_edit(json_t *doc, const char *path, bool uninstall)
 		}
 		json_object_set_new(doc, "hooks", hooks = json_object());
 	}
-	for (size_t e = 0; e < sizeof claude_events / sizeof claude_events[0];
-	    e++) {
-		const char *ev = claude_events[e].event;
+	for (size_t e = 0; events[e].event != NULL; e++) {
+		const char *ev = events[e].event;
 		json_t *groups = json_object_get(hooks, ev), *g;
 		bool found = false;
 		size_t i;
@@ -196,7 +220,7 @@ claude_edit(json_t *doc, const char *path, bool uninstall)
 
 					if (is_ours(json_string_value(
 					    json_object_get(h, "command")),
-					    "claude")) {
+					    provider)) {
 						json_array_remove(list, k);
 						changes++;
 					} else {
@@ -215,7 +239,7 @@ claude_edit(json_t *doc, const char *path, bool uninstall)
 			continue;
 		}
 		json_array_foreach(groups, i, g)
-			if (group_has_ours(g, "claude"))
+			if (group_has_ours(g, provider))
 				found = true;
 		if (found)
 			continue;
@@ -223,7 +247,9 @@ claude_edit(json_t *doc, const char *path, bool uninstall)
 			json_object_set_new(hooks, ev, groups = json_array());
 		g = json_pack("{s:[{s:s, s:s}]}", "hooks", "type", "command",
 		    "command", cmd);
-		if (claude_events[e].tools)
+		/* Every tool: Claude Code's empty matcher; Codex runs a
+		 * group without one for every tool. */
+		if (events[e].tools && events == claude_events)
 			json_object_set_new(g, "matcher", json_string(""));
 		json_array_append_new(groups, g);
 		changes++;
@@ -272,8 +298,11 @@ toml_notify(const char *text, size_t *end, size_t *insert)
 	return at;
 }
 
+/* With hooks, another notify program is left with a warning (the hooks
+ * tell the watcher); alone, it is an error. */
 static char *
-codex_edit(const char *text, const char *path, bool uninstall, int *changes)
+codex_edit(const char *text, const char *path, bool uninstall, bool hooks,
+    int *changes)
 {
 	char exe[PATH_MAX], *out;
 	size_t end = 0, insert;
@@ -286,7 +315,11 @@ codex_edit(const char *text, const char *path, bool uninstall, int *changes)
 		    strstr(span, "\"codex\"");
 
 		free(span);
-		if (!ours && !uninstall)
+		if (!ours && !uninstall && hooks)
+			diag_warn("install-hooks: %s: has a notify program of "
+			    "its own; Codex runs one only: left as it is (the "
+			    "hooks tell the watcher)", path);
+		else if (!ours && !uninstall)
 			diag_die(EX_DATAERR, "%s: has a notify program of its "
 			    "own; Codex runs one only: left as it is (add "
 			    "'starry-tmux-scan hook codex' to it by hand)", path);
@@ -341,38 +374,18 @@ keep_backup(const char *path, const char *text)
 	free(bak);
 }
 
-int
-scan_install_main(int argc, char **argv)
+/* Install into (or take out of) one file of kind, or show it; both:
+ * one of the two files of Codex. */
+static void
+install_file(const char *path, const char *provider, enum settings_kind kind,
+    bool dry, bool uninstall, bool both)
 {
-	struct cli_common common = {0};
 	struct starry_err err;
-	const char *provider, *settings = NULL;
-	bool dry = false, uninstall = false, exists;
-	char *path, *text, *out = NULL;
-	int opt, changes;
+	bool exists;
+	char *text = read_settings(path, &exists), *out;
+	int changes;
 
-	while ((opt = getopt_long(argc, argv, "hnu", install_options,
-	    NULL)) != -1) {
-		if (cli_common_option(&common, opt, install_usage))
-			continue;
-		if (opt == 'n')
-			dry = true;
-		else if (opt == 'u')
-			uninstall = true;
-		else if (opt == INSTALL_OPT_SETTINGS)
-			settings = optarg;
-		else
-			diag_die_usage("install-hooks takes no such option");
-	}
-	if (argc - optind != 1)
-		diag_die_usage("install-hooks needs the agent: claude or codex");
-	provider = argv[optind];
-	if (strcmp(provider, "claude") != 0 && strcmp(provider, "codex") != 0)
-		diag_die_usage("install-hooks: no agent '%s' (claude or codex)",
-		    provider);
-	path = settings != NULL ? strdup(settings) : default_path(provider);
-	text = read_settings(path, &exists);
-	if (strcmp(provider, "claude") == 0) {
+	if (kind == SETTINGS_HOOKS_JSON) {
 		json_error_t jerr;
 		json_t *doc = text[strspn(text, " \t\r\n")] == '\0' ?
 		    json_object() : json_loads(text, 0, &jerr);
@@ -383,7 +396,7 @@ scan_install_main(int argc, char **argv)
 		if (!json_is_object(doc))
 			diag_die(EX_DATAERR, "%s: not a JSON object; left as it "
 			    "is", path);
-		changes = claude_edit(doc, path, uninstall);
+		changes = hooks_edit(doc, path, provider, uninstall);
 		if ((out = json_dumps(doc, JSON_INDENT(2) |
 		    JSON_PRESERVE_ORDER)) == NULL ||
 		    (out = realloc(out, strlen(out) + 2)) == NULL)
@@ -391,9 +404,11 @@ scan_install_main(int argc, char **argv)
 		strcat(out, "\n");
 		json_decref(doc);
 	} else {
-		out = codex_edit(text, path, uninstall, &changes);
+		out = codex_edit(text, path, uninstall, both, &changes);
 	}
 	if (dry) {
+		if (both)
+			printf("==> %s <==\n", path);
 		fputs(out, stdout);
 		if (fflush(stdout) == EOF)
 			cli_stdout_failed();
@@ -422,6 +437,64 @@ scan_install_main(int argc, char **argv)
 	}
 	free(out);
 	free(text);
+}
+
+static bool
+ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), m = strlen(tail);
+
+	return n >= m && strcmp(s + n - m, tail) == 0;
+}
+
+int
+scan_install_main(int argc, char **argv)
+{
+	struct cli_common common = {0};
+	const char *provider, *settings = NULL;
+	bool dry = false, uninstall = false;
+	char *path;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "hnu", install_options,
+	    NULL)) != -1) {
+		if (cli_common_option(&common, opt, install_usage))
+			continue;
+		if (opt == 'n')
+			dry = true;
+		else if (opt == 'u')
+			uninstall = true;
+		else if (opt == INSTALL_OPT_SETTINGS)
+			settings = optarg;
+		else
+			diag_die_usage("install-hooks takes no such option");
+	}
+	if (argc - optind != 1)
+		diag_die_usage("install-hooks needs the agent: claude or codex");
+	provider = argv[optind];
+	if (strcmp(provider, "claude") != 0 && strcmp(provider, "codex") != 0)
+		diag_die_usage("install-hooks: no agent '%s' (claude or codex)",
+		    provider);
+	if (strcmp(provider, "claude") == 0) {
+		path = settings != NULL ? strdup(settings) :
+		    default_path(provider, "settings.json");
+		install_file(path, provider, SETTINGS_HOOKS_JSON, dry,
+		    uninstall, false);
+	} else if (settings != NULL) {
+		path = strdup(settings);
+		install_file(path, provider, ends_with(path, ".json") ?
+		    SETTINGS_HOOKS_JSON : SETTINGS_CODEX_TOML, dry, uninstall,
+		    false);
+	} else {
+		/* Both of Codex's: its hooks, and its notify program. */
+		path = default_path(provider, "hooks.json");
+		install_file(path, provider, SETTINGS_HOOKS_JSON, dry,
+		    uninstall, true);
+		free(path);
+		path = default_path(provider, "config.toml");
+		install_file(path, provider, SETTINGS_CODEX_TOML, dry,
+		    uninstall, true);
+	}
 	free(path);
 	return 0;
 }

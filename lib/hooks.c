@@ -37,6 +37,9 @@ static const struct {
 	{"SubagentStart", PANE_RUNNING, ATTENTION_NONE, false},
 	{"SubagentStop", PANE_RUNNING, ATTENTION_NONE, false},
 	{"PreCompact", PANE_RUNNING, ATTENTION_NONE, false},
+	{"PostCompact", PANE_RUNNING, ATTENTION_NONE, false},
+	/* Codex's: the user stopped the turn. */
+	{"Interrupt", PANE_IDLE, ATTENTION_NONE, false},
 	{"Stop", PANE_IDLE, ATTENTION_FINISHED, false},
 	{"StopFailure", PANE_ERROR, ATTENTION_ERROR, false},
 	{"SessionEnd", PANE_UNKNOWN, ATTENTION_NONE, true},

@@ -384,6 +384,15 @@ hook_in() {
 	    TMUX="$sock,1,0" TMUX_PANE=$1 starry-tmux-scan hook claude
 }
 
+# hook_codex PANE EVENT [MORE JSON MEMBERS]: a Codex hook call from PANE,
+# with the members its hook schemas require of every event.
+hook_codex() {
+	local sock
+	sock=$(tmux -L "$SOCK" display -p '#{socket_path}')
+	printf '{"session_id":"019a-thread","transcript_path":null,"cwd":"/work","hook_event_name":"%s","model":"gpt-5.1-codex","permission_mode":"default","turn_id":"019a-turn"%s}' "$2" "${3:-}" |
+	    TMUX="$sock,1,0" TMUX_PANE=$1 starry-tmux-scan hook codex
+}
+
 # watcher [ARGS]: start the watcher of the test's server in the
 # background, its events to events.jsonl; wait until it is ready.
 watcher() {
@@ -457,6 +466,33 @@ spooled() {
 	jq -se 'map(select(.sessionId == "sess-1" and .source == "tmux:'"$p"'")) | length == 4' events.jsonl
 	# Every spooled event was taken.
 	[ -z "$(spooled)" ]
+}
+
+@test "watch: Codex's hook payloads, as its schemas give them, replayed in order; its notify and an interrupt after" {
+	p=$(show_in_pane codex "$SCREENS/codex/idle--fresh-explain-placeholder.txt")
+	watcher
+	wait_for 5 sh -c '[ -n "$(jq -r .type events.jsonl)" ]'
+	hook_codex "$p" SessionStart ',"source":"startup"'
+	hook_codex "$p" UserPromptSubmit ',"prompt":"Add a --json flag to the CLI"'
+	hook_codex "$p" PreToolUse ',"tool_name":"Bash","tool_input":{"command":"cargo test"},"tool_use_id":"call_1"'
+	hook_codex "$p" PermissionRequest ',"tool_name":"Bash","tool_input":{"command":"cargo test","description":"run the tests"}'
+	hook_codex "$p" PostToolUse ',"tool_name":"Bash","tool_input":{"command":"cargo test"},"tool_response":"ok","tool_use_id":"call_1"'
+	hook_codex "$p" Stop ',"stop_hook_active":false,"last_assistant_message":"Done."'
+	wait_for 5 pane_event '.attention == "finished"'
+	hook_codex "$p" StopFailure ',"error":"rate_limit","error_details":null,"last_assistant_message":null'
+	wait_for 5 pane_event '.state == "error"'
+	sock=$(tmux -L "$SOCK" display -p '#{socket_path}')
+	TMUX="$sock,1,0" TMUX_PANE=$p starry-tmux-scan hook codex '{"type":"agent-turn-complete","thread-id":"019a-thread","turn-id":"019a-turn2","cwd":"/work","input-messages":["Now the docs"],"last-assistant-message":"Updated."}'
+	wait_for 5 pane_event '.state == "idle" and .attention == "finished"'
+	hook_codex "$p" Interrupt
+	wait_for 5 pane_event '.state == "idle" and .attention == "none" and .evidence == "deterministic"'
+	stop_watcher
+	run states
+	assert_output "$(printf '%s\n' idle/heuristic idle/deterministic running/deterministic waiting_approval/deterministic \
+	    running/deterministic idle/deterministic error/deterministic idle/deterministic idle/deterministic)"
+	# Each is the Codex thread's, titled by its first prompt.
+	jq -se 'map(select(.type == "TMUX:PANE_STATE")) | .[2:] | all(.sessionId == "019a-thread" and .payload.agent == "codex" and .payload.title == "Add a --json flag to the CLI" and .payload.titleFrom == "prompt")' events.jsonl
+	jq -se 'map(select(.type == "TMUX:PANE_STATE") | .payload) | .[6] | .attention == "error" and (.reason | test("codex hook StopFailure"))' events.jsonl
 }
 
 @test "watch: a stale hook hands over to the screen; one fresh event promotes the hooks again; status reads the watcher's cache" {
@@ -689,6 +725,44 @@ EOF
 	assert_output --partial "has a notify program of its own"
 	run starry-tmux-scan install-hooks gemini
 	[ "$status" -eq 64 ]
+}
+
+@test "install-hooks codex: its hooks.json (Codex's nesting, beside the user's hooks) and its notify program, in CODEX_HOME; again changes nothing; another notify is left with a warning; uninstall gives both back" {
+	export CODEX_HOME=$PWD/codex
+	mkdir codex
+	printf '{"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "say done"}]}]}}\n' > codex/hooks.json
+	cp codex/hooks.json hooks.orig
+	printf 'model = "o3"\n' > codex/config.toml
+	cp codex/config.toml config.orig
+	run starry-tmux-scan install-hooks codex
+	assert_success
+	bin=$(command -v starry-tmux-scan)
+	jq -e --arg c "$bin hook codex" '.hooks
+	    | (keys | sort) == ["PermissionRequest", "PostToolUse", "PreToolUse", "SessionStart", "Stop", "StopFailure", "UserPromptSubmit"]
+	    and (.Stop | length == 2 and .[0].hooks[0].command == "say done")
+	    and (.PreToolUse[0] | has("matcher") | not)
+	    and (to_entries | all(.value[-1] == {hooks: [{type: "command", command: $c}]}))' codex/hooks.json
+	grep -qxF "notify = [\"$bin\", \"hook\", \"codex\"]" codex/config.toml
+	[ "$(ls codex/*.bak-* | wc -l)" -eq 2 ]
+	run starry-tmux-scan install-hooks codex
+	assert_output --partial "hooks.json has nothing to add"
+	assert_output --partial "config.toml has nothing to add"
+	# A dry run shows both files, each under its name.
+	run --separate-stderr starry-tmux-scan install-hooks codex --dry-run --uninstall
+	assert_success
+	assert_line --index 0 "==> $CODEX_HOME/hooks.json <=="
+	assert_line "==> $CODEX_HOME/config.toml <=="
+	run starry-tmux-scan install-hooks codex --uninstall
+	assert_success
+	cmp codex/config.toml config.orig
+	[ "$(jq -S . codex/hooks.json)" = "$(jq -S . hooks.orig)" ]
+	# Another notify program: the hooks go in, the notify stays, a warning.
+	printf 'notify = ["notify-send", "codex"]\n' > codex/config.toml
+	run starry-tmux-scan install-hooks codex
+	assert_success
+	assert_output --partial "has a notify program of its own"
+	grep -qxF 'notify = ["notify-send", "codex"]' codex/config.toml
+	jq -e '.hooks.PreToolUse | length == 1' codex/hooks.json
 }
 
 # ---- menu and the tmux plugin ----
