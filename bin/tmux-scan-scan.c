@@ -10,6 +10,7 @@
 #include "config.h"
 #include "event.h"
 #include "fdio.h"
+#include "jscan.h"
 #include "paths.h"
 #include "titles.h"
 #include "tmux-scan.h"
@@ -525,10 +526,21 @@ menu_label(char *buf, size_t size, const char *target, const char *agent,
 		    (int)title_cut(title, 60), title);
 	if (raw[0] == '-' && o + 1 < size)
 		buf[o++] = ' ';
-	for (const char *p = raw; *p != '\0' && o + 2 < size; p++) {
+	/* Whole characters only; ill-formed bytes are dropped. */
+	for (const char *p = raw; *p != '\0';) {
+		size_t bad, n = jscan_utf8_char(p, strnlen(p, 4), &bad);
+
+		if (n == 0) {
+			p += bad;
+			continue;
+		}
+		if (o + n + (*p == '#') + 1 > size)
+			break;
 		if (*p == '#')
 			buf[o++] = '#';
-		buf[o++] = *p;
+		memcpy(buf + o, p, n);
+		o += n;
+		p += n;
 	}
 	buf[o] = '\0';
 }

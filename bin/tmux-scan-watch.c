@@ -452,11 +452,13 @@ take_entry(void *ctx, json_t *entry)
 	if (strcmp(provider, "claude") == 0 || strcmp(provider, "codex") == 0) {
 		struct source *src = &w->sources[provider[1] == 'l' ?
 		    SOURCE_CLAUDE : SOURCE_CODEX];
+		int64_t now = event_now_ms();
 
-		if (at > src->last_seen)
-			src->last_seen = at;
-		src->state = event_now_ms() - src->last_seen <=
-		    TRACK_FRESH_MS ? SOURCE_ACTIVE : SOURCE_STALE;
+		/* When it was made, but never in the future. */
+		if ((at < now ? at : now) > src->last_seen)
+			src->last_seen = at < now ? at : now;
+		src->state = now - src->last_seen <= TRACK_FRESH_MS ?
+		    SOURCE_ACTIVE : SOURCE_STALE;
 	}
 	if (hook_meaning(provider, payload, &m) < 0) {
 		diag_warn("watch: a %s hook payload that names no event: "
@@ -681,7 +683,7 @@ scan_watch_main(int argc, char **argv)
 	unlink(w.cache);
 	/* Nobody watches the sources any more. */
 	for (int i = 0; i < SOURCE_COUNT; i++)
-		if (w.sources[i].told != SOURCE_UNSEEN &&
+		if (w.sources[i].state != SOURCE_UNSEEN &&
 		    w.sources[i].state != SOURCE_DOWN) {
 			w.sources[i].state = SOURCE_DOWN;
 			snprintf(w.sources[i].detail, sizeof w.sources[i].detail,

@@ -36,6 +36,28 @@ title_cut(const char *s, size_t max)
 	return o;
 }
 
+/* Characters that show nothing but can reorder or hide what follows:
+ * zero-width ones, bidirectional controls, the byte order mark. */
+static bool
+invisible(const unsigned char *c, size_t n)
+{
+	if (n == 2)
+		return c[0] == 0xd8 && c[1] == 0x9c;		/* U+061C */
+	if (n != 3)
+		return false;
+	if (c[0] == 0xef)
+		return c[1] == 0xbb && c[2] == 0xbf;		/* U+FEFF */
+	if (c[0] != 0xe2)
+		return false;
+	if (c[1] == 0x80)	/* U+200B-200F, U+202A-202E */
+		return (c[2] >= 0x8b && c[2] <= 0x8f) ||
+		    (c[2] >= 0xaa && c[2] <= 0xae);
+	if (c[1] == 0x81)	/* U+2060-2064, U+2066-2069 */
+		return (c[2] >= 0xa0 && c[2] <= 0xa4) ||
+		    (c[2] >= 0xa6 && c[2] <= 0xa9);
+	return false;
+}
+
 size_t
 title_clean(char *out, size_t size, const char *text, size_t len)
 {
@@ -51,8 +73,8 @@ title_clean(char *out, size_t size, const char *text, size_t len)
 		if (c == '\n' && o > 0)
 			break;		/* the first line that says something */
 		n = jscan_utf8_char(text + i, len - i, &bad);
-		if (n == 0) {
-			i += bad;	/* ill-formed: dropped */
+		if (n == 0 || invisible((const unsigned char *)text + i, n)) {
+			i += n == 0 ? bad : n;	/* dropped */
 			continue;
 		}
 		/* Controls, C0 and C1, and DEL are blanks. */
@@ -277,10 +299,15 @@ title_from_transcript(struct session_title *t, const char *path)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		e = S_ISREG(st.st_mode) ? errno : EINVAL;
+	if (fstat(fd, &st) < 0) {
+		e = errno;
 		close(fd);
 		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
 		return -1;
 	}
 	if ((buf = malloc(2 * TITLE_SCAN_BYTES)) == NULL) {

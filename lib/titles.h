@@ -12,8 +12,10 @@
  * of each), never whole: the lines that name a session are small and the
  * agent writes them again at the end, and the first prompt is at the
  * head. Titles are cleaned before they are kept: the first line, control
- * characters and ill-formed UTF-8 taken out, runs of blanks made one
- * space, cut on a character's boundary. */
+ * characters made blanks, ill-formed UTF-8 and characters that show
+ * nothing but can reorder or hide the text (zero-width ones, bidi
+ * controls) taken out, runs of blanks made one space, cut on a
+ * character's boundary. */
 #ifndef STARRY_TITLES_H
 #define STARRY_TITLES_H
 

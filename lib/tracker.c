@@ -84,8 +84,10 @@ evaluate(const struct track_pane *p, int64_t now, struct track_view *v)
 
 	memset(v, 0, sizeof *v);
 	v->state = PANE_UNKNOWN;
-	/* The session's title where the hooks bound one; else the pane's. */
-	if (p->hook_title.rank != TITLE_NONE) {
+	/* The session's title where the hooks bound one and its agent is
+	 * still there; else the pane's. */
+	if (p->hook_title.rank != TITLE_NONE &&
+	    (heur_agent || hook_fresh(p, now))) {
 		snprintf(v->title, sizeof v->title, "%s", p->hook_title.text);
 		v->title_from = p->hook_title.rank;
 	} else if (heur_agent && h->title[0] != '\0') {
@@ -156,7 +158,8 @@ view_differs(const struct track_view *a, const struct track_view *b)
 {
 	return strcmp(a->agent, b->agent) != 0 || a->presence != b->presence ||
 	    a->evidence != b->evidence || a->state != b->state ||
-	    a->attention != b->attention || strcmp(a->title, b->title) != 0;
+	    a->attention != b->attention || strcmp(a->title, b->title) != 0 ||
+	    a->title_from != b->title_from;
 }
 
 static void
@@ -200,17 +203,31 @@ prune(struct tracker *t, int64_t now)
 	}
 }
 
-/* Whether pane id has a tombstone still kept. */
+/* Whether a hook event of pane id, made at at in session, is of a
+ * generation a tombstone kept tells is gone: p is the pane now (NULL
+ * when there is none). */
 static bool
-find_dead(const struct tracker *t, const char *id)
+of_the_dead(const struct tracker *t, const struct track_pane *p,
+    const char *id, const char *session, int64_t at)
 {
-	for (size_t i = 0; i < t->ndead; i++)
-		if (strcmp(t->dead[i].id, id) == 0)
+	for (size_t i = 0; i < t->ndead; i++) {
+		const struct track_tombstone *d = &t->dead[i];
+
+		if (strcmp(d->id, id) != 0)
+			continue;
+		if (p == NULL || at <= d->seen_at)
 			return true;
+		/* Between the old one's last scan and the new one's first:
+		 * its session says whose. */
+		if (at < p->born && session[0] != '\0' &&
+		    strncmp(session, d->session, sizeof d->session - 1) == 0)
+			return true;
+	}
 	return false;
 }
 
-/* Tombstone p's generation: told (when it was) and kept a while. */
+/* Tombstone p's generation: told (when it was) and, when a scan saw it,
+ * kept a while. */
 static void
 tombstone(struct tracker *t, struct track_pane *p, int64_t now,
     track_change_fn *fn, void *ctx)
@@ -228,10 +245,12 @@ tombstone(struct tracker *t, struct track_pane *p, int64_t now,
 		}
 	}
 	/* Out of memory, the tombstone is only told. */
-	if (t->ndead < t->capdead) {
+	if (p->born != 0 && t->ndead < t->capdead) {
 		struct track_tombstone *d = &t->dead[t->ndead++];
 
 		snprintf(d->id, sizeof d->id, "%s", p->id);
+		snprintf(d->session, sizeof d->session, "%s", p->hook_session);
+		d->seen_at = p->seen_at;
 		d->until = now + TRACK_TOMBSTONE_MS;
 	}
 	if (!p->told || fn == NULL)
@@ -302,6 +321,7 @@ tracker_scan(struct tracker *t, int64_t now, const struct track_seen *seen,
 		if (p->born == 0)
 			p->born = now;	/* first heard of by a hook */
 		p->seen = true;
+		p->seen_at = now;
 		p->pid = s->pid;
 		snprintf(p->session, sizeof p->session, "%s", s->session);
 		snprintf(p->target, sizeof p->target, "%s", s->target);
@@ -330,9 +350,7 @@ tracker_hook(struct tracker *t, int64_t now, const char *id,
 	if (session == NULL)
 		session = "";
 	prune(t, now);
-	/* A gone pane's late event, or one made before the new generation
-	 * was seen (the old one's): passed over. */
-	if (find_dead(t, id) && (p == NULL || at < p->born))
+	if (of_the_dead(t, p, id, session, at))
 		return 1;
 	if (p == NULL && (p = add(t, id)) == NULL)
 		return -1;

@@ -10,9 +10,10 @@
  *   within TRACK_OUTPUT_MS, or it counts with half the confidence.
  * - A pane id whose first process changed is a new generation; the old
  *   one is tombstoned, and so is a pane that went away. A tombstone is
- *   kept for TRACK_TOMBSTONE_MS: a hook event made before the new
- *   generation was seen is the old one's, and one for a pane gone is
- *   late; both are passed over, not bound to a pane they are not of.
+ *   kept for TRACK_TOMBSTONE_MS, and a hook event it tells is not of the
+ *   pane now is passed over: one for a pane gone; for a new generation,
+ *   one made while a scan still saw the old one, or made before the new
+ *   one was seen in the old one's agent session.
  *
  * Time is passed in (ms): nothing here reads a clock, so tests drive it. */
 #ifndef STARRY_TRACKER_H
@@ -48,7 +49,8 @@ struct track_pane {
 	char id[16];
 	pid_t pid;
 	unsigned generation;
-	int64_t born;			/* when this generation was seen */
+	int64_t born;			/* when a scan first saw it; 0: none */
+	int64_t seen_at;		/* when a scan last saw it */
 	char session[128], target[160];
 	bool seen;			/* in the last scan */
 	/* the poller's */
@@ -75,6 +77,8 @@ struct track_pane {
 /* A generation gone, kept a while to tell its late hook events by. */
 struct track_tombstone {
 	char id[16];
+	char session[128];	/* its agent session; "" for none */
+	int64_t seen_at;	/* when a scan last saw it */
 	int64_t until;
 };
 

@@ -597,20 +597,24 @@ pane_event() {
 	p=$(show_in_pane claude "$SCREENS/claude/idle--after-answer-prompt-empty.txt")
 	watcher
 	wait_for 5 sh -c '[ -n "$(jq -r .type events.jsonl)" ]'
+	# The first generation's agent session, told by a hook.
+	hook_in "$p" SessionStart
+	wait_for 5 pane_event '.evidence == "deterministic"'
+	before=$(date +%s%3N)
 	tmux -L "$SOCK" respawn-pane -k -t "$p" "PATH=$BATS_TEST_TMPDIR/bin:\$PATH; sh -c 'claude $SCREENS/claude/running--crafting-rust-edit.txt'"
 	wait_for 5 sh -c 'jq -r .payload.generation events.jsonl | grep -q 2'
 	wait_for 5 sh -c '[ "$(jq -r "select(.payload.generation == 2) | .payload.state" events.jsonl | tail -1)" = running ]'
-	# A hook event the old generation made before it went, taken late:
-	# passed over, not the new generation's.
+	# A hook event of the old generation's session, made before it went
+	# and taken late: passed over, not the new generation's.
 	spool=$(dirname "$(find "$STARRY_RUNTIME/tmux" -name watch.lock)")/spool
-	jq -nc --arg p "$p" --arg s "$(tmux -L "$SOCK" display -p '#{socket_path}')" --argjson at "$(($(date +%s%3N) - 10000))" \
-	    '{provider: "claude", pane: $p, server: $s, at: $at, event: "Stop", session: "old", payload: {hook_event_name: "Stop", session_id: "old"}}' > "$spool/000000000001.late.json.tmp"
+	jq -nc --arg p "$p" --arg s "$(tmux -L "$SOCK" display -p '#{socket_path}')" --argjson at "$before" \
+	    '{provider: "claude", pane: $p, server: $s, at: $at, event: "Stop", session: "sess-1", payload: {hook_event_name: "Stop", session_id: "sess-1"}}' > "$spool/000000000001.late.json.tmp"
 	mv "$spool/000000000001.late.json.tmp" "$spool/000000000001.late.json"
 	wait_for 5 grep -q "a claude Stop hook event of pane $p, made before its pane went or was reused: passed over" watch.err
 	stop_watcher
 	[ "$(jq -r 'select(.payload.generation == 2) | .payload.evidence' events.jsonl | sort -u)" = heuristic ]
 	run jq -r 'select(.type == "TMUX:PANE_STATE") | .payload | "\(.generation) \(.presence) \(.state) \(.tombstoned)"' events.jsonl
-	assert_line "1 managed idle false"
+	assert_line --index 0 "1 managed idle false"
 	assert_line "1 gone idle true"
 	assert_line "2 managed running false"
 	# The store (no hub here: straight in) has a row per generation.
@@ -809,6 +813,7 @@ EOF
 	tmux -L "$outer" capture-pane -p -t outer: | grep -F 'waiting_approval (approval)' | grep -q '(1)'
 	kill -0 "$menu"
 	tmux -L "$outer" send-keys -t outer: 1
+	wait_for 5 sh -c "! kill -0 $menu 2>/dev/null"
 	wait "$menu"
 	wait_for 5 sh -c "[ \"\$(tmux -L $SOCK display -p -c '$client' '#{pane_id}')\" = '$p2' ]"
 	# The menu is gone from the screen.
@@ -818,6 +823,7 @@ EOF
 	menu=$!
 	wait_for 5 sh -c "tmux -L $outer capture-pane -p -t outer: | grep -q 'agents that need you'"
 	tmux -L "$outer" send-keys -t outer: Escape
+	wait_for 5 sh -c "! kill -0 $menu 2>/dev/null"
 	wait "$menu"
 	[ "$(tmux -L "$SOCK" display -p -c "$client" '#{pane_id}')" = "$p2" ]
 	tmux -L "$outer" kill-server

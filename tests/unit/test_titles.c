@@ -78,6 +78,12 @@ cleaning_keeps_the_first_line_and_only_what_prints(void **state)
 	assert_string_equal(clean(bad, sizeof bad - 1, TITLE_MAX),
 	    "ab [31mc d");
 	assert_string_equal(clean(c1, sizeof c1 - 1, TITLE_MAX), "x y");
+	/* Bidi overrides, zero-width characters and a BOM show nothing. */
+	assert_string_equal(clean("\xef\xbb\xbf" "a" "\xe2\x80\xae" "b"
+	    "\xe2\x80\x8b" "c" "\xe2\x81\xa6" "d" "\xe2\x81\xa9" "e"
+	    "\xd8\x9c", 22, TITLE_MAX), "abcde");
+	assert_string_equal(clean("\xe2\x80\x94", 3, TITLE_MAX),
+	    "\xe2\x80\x94");	/* an em dash stays */
 	assert_string_equal(clean("a\0b", 3, TITLE_MAX), "a b");
 	assert_string_equal(clean(" \t\r\n ", 5, TITLE_MAX), "");
 	/* Cut on a character's boundary, with an ellipsis, within size. */

@@ -184,6 +184,14 @@ test_a_session_title_once_bound_is_the_panes_until_the_session_changes(void **st
 	assert_int_equal(tracker_scan(&t, 9000, &s, 1, record, &l), 0);
 	assert_int_equal(t.v[0].view.evidence, EVIDENCE_HEURISTIC);
 	assert_string_equal(t.v[0].view.title, "parser");
+	/* The agent gone from the screen with no SessionEnd, its hooks
+	 * stale: a shell has no session title. */
+	v.agent = NULL;
+	assert_int_equal(tracker_scan(&t, 9050, &s, 1, record, &l), 0);
+	assert_string_equal(t.v[0].view.title, "");
+	assert_int_equal(t.v[0].view.title_from, TITLE_NONE);
+	v.agent = claude();
+	assert_int_equal(tracker_scan(&t, 9060, &s, 1, record, &l), 0);
 	/* Another session in the pane starts afresh. */
 	titled_hook(&t, 9100, "SessionStart", "s2", TITLE_NONE, NULL, &l);
 	assert_string_equal(last(&l)->title, "from the pane");
@@ -281,20 +289,29 @@ test_a_reused_pane_id_is_a_new_generation_and_a_gone_pane_a_tombstone(
 	tracker_free(&t);
 }
 
-/* A hook event for %1 made at at, taken at now: tracker_hook's result. */
+/* The same in session sess. */
 static int
-hook_rc(struct tracker *t, int64_t now, const char *event, int64_t at,
-    struct log *l)
+hook_rc_in(struct tracker *t, int64_t now, const char *event,
+    const char *sess, int64_t at, struct log *l)
 {
 	json_t *payload = json_pack("{s:s}", "hook_event_name", event);
 	struct hook_meaning m;
 	int rc;
 
 	assert_int_equal(hook_meaning("claude", payload, &m), 0);
-	rc = tracker_hook(t, now, "%1", "claude", "s1", &m, NULL, at, record,
+	rc = tracker_hook(t, now, "%1", "claude", sess, &m, NULL, at, record,
 	    l);
 	json_decref(payload);
 	return rc;
+}
+
+/* A hook event for %1 of session s1 made at at, taken at now:
+ * tracker_hook's result. */
+static int
+hook_rc(struct tracker *t, int64_t now, const char *event, int64_t at,
+    struct log *l)
+{
+	return hook_rc_in(t, now, event, "s1", at, l);
 }
 
 static void
@@ -311,12 +328,20 @@ test_a_tombstone_keeps_late_hook_events_off_panes_they_are_not_of(
 	hook(&t, 1100, "PreToolUse", 1100, &l);
 	scan(&t, 2000, 77, PANE_IDLE, 2, &l);
 	n = l.n;
-	/* The old generation's Stop, made before the new one was seen and
-	 * taken after: not the new generation's. */
+	/* The old generation's events, made while a scan still saw it, or
+	 * in its session before the new one was seen, taken after: not the
+	 * new generation's. */
+	assert_int_equal(hook_rc(&t, 2100, "Stop", 1000, &l), 1);
 	assert_int_equal(hook_rc(&t, 2100, "Stop", 1900, &l), 1);
 	assert_int_equal(l.n, n);
 	assert_int_equal(t.v[0].view.evidence, EVIDENCE_HEURISTIC);
 	assert_int_equal(t.v[0].hook_at, 0);
+	/* Another session's, made before the new one was seen: the new
+	 * generation's own first event. */
+	assert_int_equal(hook_rc_in(&t, 2150, "SessionStart", "s2", 1950, &l),
+	    0);
+	assert_int_equal(last(&l)->evidence, EVIDENCE_DETERMINISTIC);
+	assert_string_equal(t.v[0].hook_session, "s2");
 	/* One made after is. */
 	assert_int_equal(hook_rc(&t, 2200, "UserPromptSubmit", 2200, &l), 0);
 	assert_int_equal(last(&l)->state, PANE_RUNNING);
