@@ -454,11 +454,11 @@ take_entry(void *ctx, json_t *entry)
 		    SOURCE_CLAUDE : SOURCE_CODEX];
 		int64_t now = event_now_ms();
 
-		/* When it was made, but never in the future. */
+		/* When it was made, but never in the future; tell_sources
+		 * finds it stale when it is. */
 		if ((at < now ? at : now) > src->last_seen)
 			src->last_seen = at < now ? at : now;
-		src->state = now - src->last_seen <= TRACK_FRESH_MS ?
-		    SOURCE_ACTIVE : SOURCE_STALE;
+		src->state = SOURCE_ACTIVE;
 	}
 	if (hook_meaning(provider, payload, &m) < 0) {
 		diag_warn("watch: a %s hook payload that names no event: "

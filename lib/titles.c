@@ -62,7 +62,7 @@ size_t
 title_clean(char *out, size_t size, const char *text, size_t len)
 {
 	static const char more[] = "\xe2\x80\xa6";	/* … */
-	size_t i = 0, o = 0, n, bad, keep = 0;
+	size_t i = 0, o = 0, n, bad;
 	bool space = false;
 
 	if (size == 0)
@@ -87,8 +87,8 @@ title_clean(char *out, size_t size, const char *text, size_t len)
 		}
 		if (o + space + n > size - 1) {
 			/* Cut: room for the ellipsis after the last whole
-			 * character that fits. */
-			o = keep;
+			 * character that fits (a pending blank is not
+			 * written yet). */
 			out[o] = '\0';
 			while (o > 0 && o + sizeof more > size) {
 				o = title_cut(out, o - 1);
@@ -108,7 +108,6 @@ title_clean(char *out, size_t size, const char *text, size_t len)
 		space = false;
 		memcpy(out + o, text + i, n);
 		o += n;
-		keep = o;
 		i += n;
 	}
 	out[o] = '\0';

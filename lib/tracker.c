@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "tracker.h"
 
 void
@@ -51,15 +52,8 @@ add(struct tracker *t, const char *id)
 {
 	struct track_pane *p;
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 16;
-		struct track_pane *v = reallocarray(t->v, cap, sizeof *v);
-
-		if (v == NULL)
-			return NULL;
-		t->v = v;
-		t->cap = cap;
-	}
+	if (grow_for_one(&t->v, t->n, sizeof *t->v) < 0)
+		return NULL;
 	p = &t->v[t->n++];
 	memset(p, 0, sizeof *p);
 	snprintf(p->id, sizeof p->id, "%s", id);
@@ -234,18 +228,9 @@ tombstone(struct tracker *t, struct track_pane *p, int64_t now,
 {
 	struct track_change c;
 
-	if (t->ndead == t->capdead) {
-		size_t cap = t->capdead ? 2 * t->capdead : 8;
-		struct track_tombstone *v = reallocarray(t->dead, cap,
-		    sizeof *v);
-
-		if (v != NULL) {
-			t->dead = v;
-			t->capdead = cap;
-		}
-	}
 	/* Out of memory, the tombstone is only told. */
-	if (p->born != 0 && t->ndead < t->capdead) {
+	if (p->born != 0 &&
+	    grow_for_one(&t->dead, t->ndead, sizeof *t->dead) == 0) {
 		struct track_tombstone *d = &t->dead[t->ndead++];
 
 		snprintf(d->id, sizeof d->id, "%s", p->id);
@@ -310,16 +295,12 @@ tracker_scan(struct tracker *t, int64_t now, const struct track_seen *seen,
 			memset(p, 0, sizeof *p);
 			memcpy(p->id, id, sizeof id);
 			p->generation = g;
-			p->born = now;
 			p->view.state = PANE_UNKNOWN;
 		}
-		if (p == NULL) {
-			if ((p = add(t, s->id)) == NULL)
-				return -1;
-			p->born = now;
-		}
+		if (p == NULL && (p = add(t, s->id)) == NULL)
+			return -1;
 		if (p->born == 0)
-			p->born = now;	/* first heard of by a hook */
+			p->born = now;	/* the first scan to see it */
 		p->seen = true;
 		p->seen_at = now;
 		p->pid = s->pid;

@@ -82,11 +82,12 @@ struct track_tombstone {
 	int64_t until;
 };
 
+/* Both arrays grow by lib/grow.h. */
 struct tracker {
 	struct track_pane *v;
-	size_t n, cap;
+	size_t n;
 	struct track_tombstone *dead;
-	size_t ndead, capdead;
+	size_t ndead;
 };
 
 /* What changed, for the caller to tell: a pane's new view, or its
